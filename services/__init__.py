@@ -1,0 +1,1 @@
+"""The four Womento services; each is started with `python -m services.<name>`."""

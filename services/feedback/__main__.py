@@ -1,0 +1,4 @@
+from services.feedback.app import DEFINITION
+from shared.service import run
+
+run(DEFINITION)

@@ -1,0 +1,19 @@
+"""Composition root of the feedback service."""
+
+from pathlib import Path
+
+from services.feedback import handlers, models
+from shared.bus import Subscription
+from shared.events import ApplicationReceived
+from shared.service import ServiceDefinition
+
+DEFINITION = ServiceDefinition(
+    name="feedback",
+    title="Womento feedback",
+    description="Operations endpoints only; the service talks through NATS events.",
+    metadata=models.metadata,
+    outbox_table=models.outbox,
+    inbox_table=models.inbox,
+    migrations_dir=Path(__file__).parent / "migrations",
+    subscriptions=[Subscription(ApplicationReceived, handlers.on_application_received)],
+)

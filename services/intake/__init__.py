@@ -1,0 +1,1 @@
+"""The intake service: the front door, and the only home of personal data."""

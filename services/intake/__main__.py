@@ -1,0 +1,4 @@
+from services.intake.app import DEFINITION
+from shared.service import run
+
+run(DEFINITION)

@@ -1,0 +1,67 @@
+"""Tables of the intake service, all in the PostgreSQL schema "intake"."""
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+
+from shared.db import add_messaging_tables
+
+SCHEMA = "intake"
+metadata = sa.MetaData(schema=SCHEMA)
+outbox, inbox = add_messaging_tables(metadata)
+
+organisations = sa.Table(
+    "organisations",
+    metadata,
+    sa.Column("id", UUID(as_uuid=True), primary_key=True),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("slug", sa.Text, nullable=False, unique=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+programmes = sa.Table(
+    "programmes",
+    metadata,
+    sa.Column("id", UUID(as_uuid=True), primary_key=True),
+    sa.Column("organisation_id", sa.ForeignKey("organisations.id"), nullable=False, index=True),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("settings", JSONB, nullable=False),
+)
+
+cycles = sa.Table(
+    "cycles",
+    metadata,
+    sa.Column("id", UUID(as_uuid=True), primary_key=True),
+    sa.Column("organisation_id", sa.ForeignKey("organisations.id"), nullable=False, index=True),
+    sa.Column("programme_id", sa.ForeignKey("programmes.id"), nullable=False, index=True),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("applications_open", sa.Date, nullable=False),
+    sa.Column("applications_close", sa.Date, nullable=False),
+    sa.Column("starts_on", sa.Date, nullable=False),
+    sa.Column("ends_on", sa.Date, nullable=False),
+)
+
+people = sa.Table(
+    "people",
+    metadata,
+    sa.Column("id", UUID(as_uuid=True), primary_key=True),
+    sa.Column("organisation_id", sa.ForeignKey("organisations.id"), nullable=False, index=True),
+    sa.Column("wrapped_key", sa.LargeBinary, nullable=True, comment="NULL once erased"),
+    sa.Column("details", sa.LargeBinary, nullable=False, comment="encrypted with the person's key"),
+    sa.Column("email_digest", sa.LargeBinary, nullable=False, comment="keyed hash, for duplicates"),
+    sa.Column("language", sa.Text, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+applications = sa.Table(
+    "applications",
+    metadata,
+    sa.Column("id", UUID(as_uuid=True), primary_key=True),
+    sa.Column("organisation_id", sa.ForeignKey("organisations.id"), nullable=False, index=True),
+    sa.Column("cycle_id", sa.ForeignKey("cycles.id"), nullable=False, index=True),
+    sa.Column("person_id", sa.ForeignKey("people.id"), nullable=False, index=True),
+    sa.Column("role", sa.Text, nullable=False),
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("profile", JSONB, nullable=False, comment="codes only: the matching profile"),
+    sa.Column("submitted_at", sa.DateTime(timezone=True), nullable=False),
+)

@@ -1,0 +1,62 @@
+"""The public JSON API's request and response models (validated at the edge)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+from shared.events import IscoCode, LanguageSkill, Role
+
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+Email = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$"),
+]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ContactDetails(Strict):
+    given_name: Name
+    family_name: Name
+    email: Email
+    phone: Annotated[str, StringConstraints(pattern=r"^\+?[0-9 ()-]{6,20}$")] | None = None
+    language: Literal["fi", "en", "sv"] = "fi"
+
+
+class ProfileIn(Strict):
+    isco_code: IscoCode
+    education_level: int = Field(
+        ge=0, le=8, description="ISCED 2011 level (6 bachelor, 7 master, 8 PhD)"
+    )
+    education_field: str | None = Field(default=None, pattern=r"^\d{2,4}$")
+    languages: tuple[LanguageSkill, ...] = Field(min_length=1, max_length=12)
+    region: str | None = Field(default=None, max_length=8)
+    remote_ok: bool = True
+    topics: tuple[Annotated[str, StringConstraints(pattern=r"^[a-z_]{2,40}$")], ...] = ()
+    capacity: int = Field(default=1, ge=1, le=5)
+    employer: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] | None = None
+    goals: Annotated[str, StringConstraints(max_length=4000)] | None = None
+
+
+class ApplicationCreate(Strict):
+    cycle_id: UUID
+    role: Role
+    contact: ContactDetails
+    profile: ProfileIn
+
+    @model_validator(mode="after")
+    def _mentee_has_one_place(self) -> ApplicationCreate:
+        if self.role is Role.MENTEE and self.profile.capacity != 1:
+            raise ValueError("profile.capacity: only mentors take more than one mentee")
+        return self
+
+
+class ApplicationPublic(Strict):
+    application_id: UUID
+    person_id: UUID
+    status: str

@@ -1,0 +1,193 @@
+"""Demo data for `make run`: one organisation, its programme, an open cycle, applicants.
+
+Everything goes through the service layer (and so through the outbox), exactly as real
+submissions do. Running it again changes nothing: the demo organisation has a fixed id.
+All people are made up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from datetime import timedelta
+from uuid import UUID
+
+import sqlalchemy as sa
+
+from services.intake import models as m
+from services.intake import service
+from services.intake.app import DEFINITION
+from services.intake.crypto import vault_for
+from services.intake.schemas import ApplicationCreate
+from shared.clock import Clock, SystemClock
+from shared.db import make_engine, make_sessionmaker, migrate
+from shared.outbox import Outbox
+from shared.settings import Settings
+
+DEMO_ORGANISATION = UUID("00000000-0000-4000-8000-000000000001")
+DEMO_PROGRAMME = UUID("00000000-0000-4000-8000-000000000002")
+DEMO_CYCLE = UUID("00000000-0000-4000-8000-000000000003")
+
+GIVEN = [
+    "Amina",
+    "Olena",
+    "Farah",
+    "Mei",
+    "Lucía",
+    "Priya",
+    "Svetlana",
+    "Nadia",
+    "Zainab",
+    "Ana",
+    "Leyla",
+    "Thi Hoa",
+    "Fatima",
+    "Irina",
+    "Yasmin",
+    "Chiara",
+    "Aisha",
+    "Mariam",
+]
+FAMILY = [
+    "Hassan",
+    "Kovalenko",
+    "Rahimi",
+    "Chen",
+    "García",
+    "Sharma",
+    "Ivanova",
+    "Haddad",
+    "Okafor",
+    "Silva",
+    "Aliyeva",
+    "Nguyen",
+    "Abdi",
+    "Petrova",
+    "Karimi",
+    "Rossi",
+]
+MENTOR_GIVEN = ["Anna", "Liisa", "Johanna", "Katja", "Sanna", "Minna", "Päivi", "Elina"]
+MENTOR_FAMILY = ["Virtanen", "Korhonen", "Mäkinen", "Nieminen", "Laine", "Heikkinen", "Koskinen"]
+FIELDS = [
+    ("2142", "0732"),
+    ("2211", "0912"),
+    ("2512", "0613"),
+    ("2411", "0411"),
+    ("2263", "0915"),
+    ("2341", "0113"),
+    ("2144", "0715"),
+    ("2631", "0311"),
+]
+REGIONS = ["01", "02", "04", "06", "11", "13", "17"]
+LANGUAGES = ["ar", "ru", "uk", "es", "fa", "so", "zh", "vi", "en", "tr"]
+TOPICS = [
+    "cv_and_applications",
+    "networking",
+    "finnish_at_work",
+    "interview_practice",
+    "recognition_of_degree",
+    "career_change",
+]
+EMPLOYERS = ["Helsingin kaupunki", "Nokia", "HUS", "Kone", "Fortum", "Tampereen yliopisto"]
+
+
+def demo_applications(
+    cycle_id: UUID, mentees: int = 40, mentors: int = 45
+) -> list[ApplicationCreate]:
+    rng = random.Random(2027)
+    result = []
+    for i in range(mentees + mentors):
+        mentor = i >= mentees
+        given = rng.choice(MENTOR_GIVEN if mentor else GIVEN)
+        family = rng.choice(MENTOR_FAMILY if mentor else FAMILY)
+        isco, isced = rng.choice(FIELDS)
+        finnish = rng.choice(["native", "C2"] if mentor else ["A2", "B1", "B1", "B2", "C1"])
+        languages = [{"language": "fi", "level": finnish}]
+        languages.append(
+            {"language": rng.choice(LANGUAGES), "level": rng.choice(["B2", "C1", "native"])}
+        )
+        result.append(
+            ApplicationCreate.model_validate(
+                {
+                    "cycle_id": str(cycle_id),
+                    "role": "mentor" if mentor else "mentee",
+                    "contact": {
+                        "given_name": given,
+                        "family_name": family,
+                        "email": f"{given}.{family}.{i}@example.org".lower().replace(" ", ""),
+                        "language": rng.choice(["fi", "en"]),
+                    },
+                    "profile": {
+                        "isco_code": isco,
+                        "education_level": rng.choice([6, 7, 7, 8]),
+                        "education_field": isced,
+                        "languages": languages,
+                        "region": rng.choice(REGIONS),
+                        "remote_ok": rng.random() < 0.7,
+                        "topics": rng.sample(TOPICS, 2),
+                        "capacity": rng.choice([1, 1, 2]) if mentor else 1,
+                        "employer": rng.choice(EMPLOYERS) if mentor else None,
+                    },
+                }
+            )
+        )
+    return result
+
+
+async def seed(settings: Settings, clock: Clock) -> bool:
+    """Create the demo organisation unless it exists; True when something was created."""
+    await migrate(DEFINITION.migrations_dir, settings.database_url, DEFINITION.name)
+    engine = make_engine(settings, pool_size=1)
+    sessions = make_sessionmaker(engine)
+    outbox = Outbox(service="intake", table=m.outbox)
+    try:
+        async with sessions() as session, session.begin():
+            if await session.scalar(
+                sa.select(m.organisations.c.id).where(m.organisations.c.id == DEMO_ORGANISATION)
+            ):
+                return False
+            await service.create_organisation(
+                session,
+                name="Väestöliitto (demo)",
+                slug="vaestoliitto-demo",
+                clock=clock,
+                organisation_id=DEMO_ORGANISATION,
+            )
+            await service.create_programme(
+                session,
+                organisation_id=DEMO_ORGANISATION,
+                name="Womento career mentoring",
+                programme_id=DEMO_PROGRAMME,
+            )
+            today = clock.now().date()
+            close = today + timedelta(days=30)
+            await service.open_cycle(
+                session,
+                organisation_id=DEMO_ORGANISATION,
+                programme_id=DEMO_PROGRAMME,
+                name="Demo cycle",
+                applications_open=today - timedelta(days=14),
+                applications_close=close,
+                starts_on=close + timedelta(days=14),
+                ends_on=close + timedelta(days=14 + 240),
+                outbox=outbox,
+                clock=clock,
+                cycle_id=DEMO_CYCLE,
+            )
+            for application in demo_applications(DEMO_CYCLE):
+                await service.submit_application(
+                    session,
+                    request=application,
+                    outbox=outbox,
+                    vault=vault_for(settings.secret_key),
+                    secret_key=settings.secret_key,
+                    clock=clock,
+                )
+        return True
+    finally:
+        await engine.dispose()
+
+
+if __name__ == "__main__":
+    created = asyncio.run(seed(Settings(service="intake"), SystemClock()))
+    print("demo data created" if created else "demo data already present")

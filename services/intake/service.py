@@ -1,0 +1,215 @@
+"""Intake's service layer: validate against stored state, write, stage events; never commit.
+
+Callers own the transaction (`async with session.begin()`), so the state change and its
+outbox row commit together or not at all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from datetime import date
+from uuid import UUID, uuid4
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.intake import models as m
+from services.intake.crypto import PersonalDataVault
+from services.intake.schemas import ApplicationCreate, ApplicationPublic
+from shared.clock import Clock
+from shared.envelope import Envelope
+from shared.events import ApplicationReceived, CycleOpened, MatchingProfile
+from shared.outbox import Outbox
+
+
+class Problem(Exception):
+    """A request that contradicts stored state; `field` names the offending input."""
+
+    def __init__(self, status: int, field: tuple[str, ...], message: str, kind: str) -> None:
+        super().__init__(message)
+        self.status, self.field, self.message, self.kind = status, field, message, kind
+
+
+def keyed_digest(secret_key: str, purpose: str, value: str) -> bytes:
+    key = hashlib.sha256(f"womento:{purpose}:{secret_key}".encode()).digest()
+    return hmac.new(key, value.strip().casefold().encode(), hashlib.sha256).digest()
+
+
+async def submit_application(
+    session: AsyncSession,
+    *,
+    request: ApplicationCreate,
+    outbox: Outbox,
+    vault: PersonalDataVault,
+    secret_key: str,
+    clock: Clock,
+    correlation_id: UUID | None = None,
+) -> ApplicationPublic:
+    """Store one application and its person, and stage `ApplicationReceived`."""
+    now = clock.now()
+    cycle = (
+        await session.execute(sa.select(m.cycles).where(m.cycles.c.id == request.cycle_id))
+    ).one_or_none()
+    if cycle is None:
+        raise Problem(422, ("cycle_id",), "no cycle with this id", "unknown_cycle")
+    if cycle.status != "open" or not (
+        cycle.applications_open <= now.date() <= cycle.applications_close
+    ):
+        raise Problem(422, ("cycle_id",), "this cycle is not taking applications", "cycle_closed")
+
+    email_digest = keyed_digest(secret_key, "email", request.contact.email)
+    duplicate = await session.scalar(
+        sa.select(m.applications.c.id)
+        .join(m.people, m.people.c.id == m.applications.c.person_id)
+        .where(
+            m.applications.c.cycle_id == cycle.id,
+            m.applications.c.role == request.role.value,
+            m.people.c.email_digest == email_digest,
+        )
+    )
+    if duplicate is not None:
+        raise Problem(
+            409, ("contact", "email"), "an application with this e-mail is already in", "duplicate"
+        )
+
+    person_id, application_id = uuid4(), uuid4()
+    wrapped_key = vault.new_wrapped_key(person_id)
+    private = request.contact.model_dump() | {
+        "goals": request.profile.goals,
+        "employer": request.profile.employer,
+    }
+    profile = MatchingProfile(
+        role=request.role,
+        isco_code=request.profile.isco_code,
+        education_level=request.profile.education_level,
+        education_field=request.profile.education_field,
+        languages=request.profile.languages,
+        region=request.profile.region,
+        remote_ok=request.profile.remote_ok,
+        topics=request.profile.topics,
+        capacity=request.profile.capacity,
+        employer_key=(
+            keyed_digest(secret_key, "employer", request.profile.employer).hex()[:32]
+            if request.profile.employer
+            else None
+        ),
+    )
+    await session.execute(
+        m.people.insert().values(
+            id=person_id,
+            organisation_id=cycle.organisation_id,
+            wrapped_key=wrapped_key,
+            details=vault.encrypt(wrapped_key, person_id, private),
+            email_digest=email_digest,
+            language=request.contact.language,
+            created_at=now,
+        )
+    )
+    await session.execute(
+        m.applications.insert().values(
+            id=application_id,
+            organisation_id=cycle.organisation_id,
+            cycle_id=cycle.id,
+            person_id=person_id,
+            role=request.role.value,
+            status="submitted",
+            profile=profile.model_dump(mode="json"),
+            submitted_at=now,
+        )
+    )
+    event = ApplicationReceived(
+        application_id=application_id,
+        person_id=person_id,
+        cycle_id=cycle.id,
+        role=request.role,
+        submitted_at=now,
+    )
+    await outbox.add(
+        session,
+        Envelope.wrap(
+            event, organisation_id=cycle.organisation_id, clock=clock, correlation_id=correlation_id
+        ),
+    )
+    return ApplicationPublic(application_id=application_id, person_id=person_id, status="submitted")
+
+
+async def create_organisation(
+    session: AsyncSession,
+    *,
+    name: str,
+    slug: str,
+    clock: Clock,
+    organisation_id: UUID | None = None,
+) -> UUID:
+    organisation_id = organisation_id or uuid4()
+    await session.execute(
+        m.organisations.insert().values(
+            id=organisation_id, name=name, slug=slug, created_at=clock.now()
+        )
+    )
+    return organisation_id
+
+
+async def create_programme(
+    session: AsyncSession, *, organisation_id: UUID, name: str, programme_id: UUID | None = None
+) -> UUID:
+    programme_id = programme_id or uuid4()
+    settings = {
+        "languages": ["fi", "en", "sv"],
+        "cycle_months": 8,
+        "group_meetings": 4,
+        "pair_meeting_cadence_days": 31,
+        "application_months": [1, 8],
+    }
+    await session.execute(
+        m.programmes.insert().values(
+            id=programme_id, organisation_id=organisation_id, name=name, settings=settings
+        )
+    )
+    return programme_id
+
+
+async def open_cycle(
+    session: AsyncSession,
+    *,
+    organisation_id: UUID,
+    programme_id: UUID,
+    name: str,
+    applications_open: date,
+    applications_close: date,
+    starts_on: date,
+    ends_on: date,
+    outbox: Outbox,
+    clock: Clock,
+    cycle_id: UUID | None = None,
+) -> UUID:
+    """Create a cycle that takes applications now, and stage `CycleOpened`."""
+    if not applications_open <= applications_close < starts_on < ends_on:
+        raise Problem(
+            422, ("applications_close",), "dates must run open <= close < start < end", "dates"
+        )
+    cycle_id = cycle_id or uuid4()
+    await session.execute(
+        m.cycles.insert().values(
+            id=cycle_id,
+            organisation_id=organisation_id,
+            programme_id=programme_id,
+            name=name,
+            status="open",
+            applications_open=applications_open,
+            applications_close=applications_close,
+            starts_on=starts_on,
+            ends_on=ends_on,
+        )
+    )
+    event = CycleOpened(
+        cycle_id=cycle_id,
+        programme_id=programme_id,
+        applications_open=applications_open,
+        applications_close=applications_close,
+        starts_on=starts_on,
+        ends_on=ends_on,
+    )
+    await outbox.add(session, Envelope.wrap(event, organisation_id=organisation_id, clock=clock))
+    return cycle_id

@@ -1,0 +1,19 @@
+"""Composition root of the matching service."""
+
+from pathlib import Path
+
+from services.matching import handlers, models
+from shared.bus import Subscription
+from shared.events import ApplicationReceived
+from shared.service import ServiceDefinition
+
+DEFINITION = ServiceDefinition(
+    name="matching",
+    title="Womento matching",
+    description="Operations endpoints only; the service talks through NATS events.",
+    metadata=models.metadata,
+    outbox_table=models.outbox,
+    inbox_table=models.inbox,
+    migrations_dir=Path(__file__).parent / "migrations",
+    subscriptions=[Subscription(ApplicationReceived, handlers.on_application_received)],
+)

@@ -1,0 +1,4 @@
+from services.scheduling.app import DEFINITION
+from shared.service import run
+
+run(DEFINITION)

@@ -1,0 +1,206 @@
+"""Broker factory, streams, and the idempotent, dead-lettering event consumer."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from faststream.middlewares import AckPolicy
+from faststream.nats import JStream, NatsBroker, PullSub
+from faststream.nats.annotations import NatsMessage
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy as JsAckPolicy
+from nats.js.api import ConsumerConfig, DeliverPolicy, StorageType, StreamConfig
+from nats.js.errors import BadRequestError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from shared.envelope import BadEnvelope, Envelope
+from shared.events import SERVICES, Event
+from shared.faults import crashpoint
+from shared.inbox import Inbox
+from shared.observability import DEAD_LETTERS, EVENTS_CONSUMED, correlation
+from shared.settings import Settings
+from shared.subjects import (
+    DLQ_STREAM,
+    DLQ_SUBJECTS,
+    dead_letter_subject,
+    durable_name,
+    stream_name,
+    stream_subjects,
+)
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[AsyncSession, Any, Envelope], Awaitable[None]]
+MAX_RETRY_DELAY = 60.0
+
+
+class PermanentError(Exception):
+    """The event can never be applied (it contradicts the service's state): dead-letter it."""
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """`handler(session, event, envelope)` applies `event` inside the consumer's transaction."""
+
+    event: type[Event]
+    handler: Handler
+
+
+def make_broker(settings: Settings) -> NatsBroker:
+    """A broker that reconnects forever; nothing connects until `connect()`/`start()`."""
+    return NatsBroker(
+        settings.nats_url,
+        name=f"womento-{settings.service}",
+        max_reconnect_attempts=-1,
+        reconnect_time_wait=0.5,
+        connect_timeout=5,
+        graceful_timeout=settings.ack_wait_seconds,
+        logger=logging.getLogger(f"womento.{settings.service}.broker"),
+    )
+
+
+async def ensure_streams(js: JetStreamContext, settings: Settings) -> None:
+    """Create or update one stream per producing service and the dead-letter stream."""
+    wanted = [(stream_name(s), list(stream_subjects(s))) for s in SERVICES]
+    wanted.append((DLQ_STREAM, list(DLQ_SUBJECTS)))
+    for name, subjects in wanted:
+        config = StreamConfig(
+            name=name,
+            subjects=subjects,
+            storage=StorageType.FILE,
+            num_replicas=settings.stream_replicas,
+            duplicate_window=settings.duplicate_window_seconds,
+        )
+        try:
+            await js.add_stream(config)
+        except BadRequestError:
+            await js.update_stream(config)
+
+
+def retry_delay(deliveries: int, base: float) -> float:
+    """Exponential backoff for the n-th failed delivery (1-based), capped at a minute."""
+    return float(min(base * 2 ** max(deliveries - 1, 0), MAX_RETRY_DELAY))
+
+
+class EventConsumer:
+    """One durable pull consumer of one event type for one service."""
+
+    def __init__(
+        self,
+        *,
+        service: str,
+        subscription: Subscription,
+        sessionmaker: Callable[[], async_sessionmaker[AsyncSession]],
+        inbox: Inbox,
+        jetstream: Callable[[], JetStreamContext],
+        settings: Settings,
+    ) -> None:
+        self.service = service
+        self.subscription = subscription
+        self.event = subscription.event
+        self.durable = durable_name(service, self.event)
+        self._sessionmaker = sessionmaker
+        self._jetstream = jetstream
+        self.inbox = inbox
+        self.settings = settings
+
+    def register(self, broker: NatsBroker) -> None:
+        subject = self.event.subject()
+
+        async def on_message(msg: NatsMessage) -> None:
+            await self.handle(msg.raw_message)
+
+        broker.subscriber(
+            subject,
+            stream=JStream(name=stream_name(self.event.producer), declare=False),
+            durable=self.durable,
+            pull_sub=PullSub(batch_size=16, timeout=1.0),
+            config=ConsumerConfig(
+                durable_name=self.durable,
+                filter_subject=subject,
+                deliver_policy=DeliverPolicy.ALL,
+                ack_policy=JsAckPolicy.EXPLICIT,
+                ack_wait=self.settings.ack_wait_seconds,
+                max_deliver=-1,
+            ),
+            ack_policy=AckPolicy.MANUAL,
+            title=self.durable,
+        )(on_message)
+
+    async def handle(self, msg: Msg) -> None:
+        """Apply one delivery: effect and inbox row in one transaction, then ack."""
+        deliveries = msg.metadata.num_delivered
+        try:
+            envelope = Envelope.from_bytes(msg.data)
+            event = envelope.open()
+            if not isinstance(event, self.event):
+                raise ValueError(f"expected {self.event.type_name()}, got {envelope.type}")
+        except BadEnvelope as exc:
+            await self._dead_letter(msg, f"malformed event: {exc}", "unknown")
+            return
+        with correlation(envelope.correlationid, envelope.id):
+            if deliveries > self.settings.max_deliver:
+                await self._dead_letter(msg, "delivered too often", envelope.type)
+                return
+            try:
+                async with self._sessionmaker()() as session, session.begin():
+                    fresh = await self.inbox.claim(session, self.durable, envelope)
+                    if fresh:
+                        await self.subscription.handler(session, event, envelope)
+                    crashpoint("inbox.before_commit")
+                crashpoint("inbox.after_commit")
+            except PermanentError as exc:
+                await self._dead_letter(msg, f"rejected: {exc}", envelope.type)
+                return
+            except Exception as exc:
+                if deliveries >= self.settings.max_deliver:
+                    await self._dead_letter(msg, f"retries exhausted: {exc!r}", envelope.type)
+                    return
+                delay = retry_delay(deliveries, self.settings.retry_backoff_seconds)
+                log.warning(
+                    "event handling failed; will retry",
+                    exc_info=True,
+                    extra={"event_id": str(envelope.id), "delivery": deliveries, "delay": delay},
+                )
+                EVENTS_CONSUMED.labels(self.service, envelope.type, "retried").inc()
+                await msg.nak(delay=delay)
+                return
+            await msg.ack()
+            outcome = "processed" if fresh else "duplicate"
+            EVENTS_CONSUMED.labels(self.service, envelope.type, outcome).inc()
+            log.info(
+                "event %s", outcome, extra={"event_id": str(envelope.id), "type": envelope.type}
+            )
+
+    async def _dead_letter(self, msg: Msg, reason: str, event_type: str) -> None:
+        """Move the message to the dead-letter stream, then ack it; nak if that fails."""
+        seq = msg.metadata.sequence.stream
+        try:
+            await self._jetstream().publish(
+                dead_letter_subject(self.service, self.durable),
+                msg.data,
+                stream=DLQ_STREAM,
+                headers={
+                    "Nats-Msg-Id": f"{self.durable}-{msg.metadata.stream}-{seq}",
+                    "Womento-Reason": reason[:1000],
+                    "Womento-Original-Subject": msg.subject,
+                    "Womento-Original-Stream": msg.metadata.stream,
+                    "Womento-Original-Sequence": str(seq),
+                    "Womento-Deliveries": str(msg.metadata.num_delivered),
+                },
+            )
+        except Exception:
+            log.exception("could not dead-letter message; leaving it for redelivery")
+            await msg.nak(delay=retry_delay(msg.metadata.num_delivered, 1.0))
+            return
+        await msg.ack()
+        DEAD_LETTERS.labels(self.service).inc()
+        EVENTS_CONSUMED.labels(self.service, event_type, "dead_lettered").inc()
+        log.error(
+            "message dead-lettered",
+            extra={"reason": reason, "subject": msg.subject, "stream_sequence": seq},
+        )

@@ -1,0 +1,264 @@
+"""Versioned, frozen event contracts: facts in the past tense.
+
+Events carry ids and codes, never names, e-mail addresses, phone numbers or
+free text: those stay in intake. Every event class declares the service that
+produces it and its version; `type_name()` is the CloudEvents `type`.
+A change that breaks a consumer gets a new class with `version = 2`, and both
+stay registered while consumers move over.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Annotated, ClassVar
+from uuid import UUID
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+SERVICES = ("intake", "matching", "scheduling", "feedback")
+
+IscoCode = Annotated[str, Field(pattern=r"^\d{1,4}$", description="ISCO-08 code, 1-4 digits")]
+LanguageCode = Annotated[str, Field(pattern=r"^[a-z]{2,3}$", description="ISO 639 code")]
+
+
+class Role(StrEnum):
+    MENTEE = "mentee"
+    MENTOR = "mentor"
+
+
+class Cefr(StrEnum):
+    A1 = "A1"
+    A2 = "A2"
+    B1 = "B1"
+    B2 = "B2"
+    C1 = "C1"
+    C2 = "C2"
+    NATIVE = "native"
+
+
+class Contract(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Event(Contract):
+    """Base of every event. Subclasses set `producer` and, when they change shape, `version`."""
+
+    producer: ClassVar[str]
+    version: ClassVar[int] = 1
+
+    @classmethod
+    def event_name(cls) -> str:
+        """`ApplicationReceived` -> `application_received`."""
+        return re.sub(r"(?<!^)(?=[A-Z])", "_", cls.__name__.removesuffix(f"V{cls.version}")).lower()
+
+    @classmethod
+    def subject(cls) -> str:
+        return f"womento.{cls.producer}.{cls.event_name()}"
+
+    @classmethod
+    def type_name(cls) -> str:
+        return f"{cls.subject()}.v{cls.version}"
+
+
+class LanguageSkill(Contract):
+    language: LanguageCode
+    level: Cefr
+
+
+class MatchingProfile(Contract):
+    """What matching needs to know of one applicant; codes only, no free text."""
+
+    role: Role
+    isco_code: IscoCode
+    education_level: int = Field(ge=0, le=8, description="ISCED 2011 level")
+    education_field: str | None = Field(default=None, pattern=r"^\d{2,4}$", description="ISCED-F")
+    languages: tuple[LanguageSkill, ...] = ()
+    region: str | None = Field(default=None, max_length=8, description="Finnish region code")
+    remote_ok: bool = True
+    topics: tuple[str, ...] = Field(default=(), description="goal / offer topic codes")
+    capacity: int = Field(default=1, ge=1, le=5, description="mentees a mentor can take")
+    employer_key: str | None = Field(
+        default=None, description="keyed hash of the employer, for conflict-of-interest checks"
+    )
+
+
+# --- intake ---------------------------------------------------------------------------
+
+
+class IntakeEvent(Event):
+    producer: ClassVar[str] = "intake"
+
+
+class CycleOpened(IntakeEvent):
+    cycle_id: UUID
+    programme_id: UUID
+    applications_open: date
+    applications_close: date
+    starts_on: date
+    ends_on: date
+
+
+class CycleClosed(IntakeEvent):
+    cycle_id: UUID
+
+
+class ApplicationReceived(IntakeEvent):
+    application_id: UUID
+    person_id: UUID
+    cycle_id: UUID
+    role: Role
+    submitted_at: AwareDatetime
+
+
+class ApplicationScreened(IntakeEvent):
+    application_id: UUID
+    person_id: UUID
+    eligible: bool
+    reason_codes: tuple[str, ...] = ()
+
+
+class ApplicantAccepted(IntakeEvent):
+    application_id: UUID
+    person_id: UUID
+    cycle_id: UUID
+    profile: MatchingProfile
+
+
+class ApplicantWaitlisted(IntakeEvent):
+    application_id: UUID
+    person_id: UUID
+    cycle_id: UUID
+    rolls_over: bool
+
+
+class ApplicationWithdrawn(IntakeEvent):
+    application_id: UUID
+    person_id: UUID
+    cycle_id: UUID
+
+
+# --- matching -------------------------------------------------------------------------
+
+
+class MatchingEvent(Event):
+    producer: ClassVar[str] = "matching"
+
+
+class MatchProposed(MatchingEvent):
+    run_id: UUID
+    cycle_id: UUID
+    pairs: int = Field(ge=0)
+    unmatched_mentees: int = Field(ge=0)
+
+
+class PairFormed(MatchingEvent):
+    pair_id: UUID
+    cycle_id: UUID
+    mentee_id: UUID
+    mentor_id: UUID
+    score: float = Field(ge=0, le=1)
+
+
+class PairEnded(MatchingEvent):
+    pair_id: UUID
+    cycle_id: UUID
+    reason_code: str = Field(pattern=r"^[a-z_]{2,40}$")
+
+
+# --- scheduling -----------------------------------------------------------------------
+
+
+class SchedulingEvent(Event):
+    producer: ClassVar[str] = "scheduling"
+
+
+class MeetingMode(StrEnum):
+    ONLINE = "online"
+    IN_PERSON = "in_person"
+
+
+class MeetingHeld(SchedulingEvent):
+    meeting_id: UUID
+    pair_id: UUID
+    cycle_id: UUID
+    held_on: date
+    minutes: int = Field(gt=0, le=24 * 60)
+    mode: MeetingMode
+    topic_codes: tuple[str, ...] = ()
+
+
+class MeetingMissed(SchedulingEvent):
+    pair_id: UUID
+    cycle_id: UUID
+    month: date
+
+
+class PairAtRisk(SchedulingEvent):
+    pair_id: UUID
+    cycle_id: UUID
+    last_meeting_on: date | None
+    flagged_at: AwareDatetime
+
+
+# --- feedback -------------------------------------------------------------------------
+
+
+class FeedbackEvent(Event):
+    producer: ClassVar[str] = "feedback"
+
+
+class SurveyKind(StrEnum):
+    BASELINE = "baseline"
+    MIDWAY = "midway"
+    END = "end"
+    FOLLOW_UP = "follow_up"
+
+
+class Outcome(StrEnum):
+    EMPLOYED_OWN_FIELD = "employed_own_field"
+    EMPLOYED_OTHER_FIELD = "employed_other_field"
+    INTERNSHIP_OR_TEMPORARY = "internship_or_temporary"
+    FURTHER_EDUCATION = "further_education"
+    CONFIDENCE_NO_CHANGE = "confidence_no_change"
+    OTHER = "other"
+
+
+class SurveyCompleted(FeedbackEvent):
+    response_id: UUID
+    survey_id: UUID
+    person_id: UUID
+    cycle_id: UUID
+    kind: SurveyKind
+    completed_at: AwareDatetime
+
+
+class OutcomeRecorded(FeedbackEvent):
+    person_id: UUID
+    cycle_id: UUID
+    outcome: Outcome
+    source: str = Field(pattern=r"^(survey|coordinator)$")
+    recorded_at: datetime
+
+
+EVENT_TYPES: dict[str, type[Event]] = {
+    cls.type_name(): cls
+    for cls in (
+        CycleOpened,
+        CycleClosed,
+        ApplicationReceived,
+        ApplicationScreened,
+        ApplicantAccepted,
+        ApplicantWaitlisted,
+        ApplicationWithdrawn,
+        MatchProposed,
+        PairFormed,
+        PairEnded,
+        MeetingHeld,
+        MeetingMissed,
+        PairAtRisk,
+        SurveyCompleted,
+        OutcomeRecorded,
+    )
+}

@@ -1,0 +1,234 @@
+"""The composition root every service shares: `build_app()` and `run()`.
+
+A service describes itself with a `ServiceDefinition` (tables, migrations, event
+subscriptions, HTTP routers); `build_app` wires settings, clock, database, broker,
+outbox relay and consumers into a FastAPI app whose lifespan migrates, connects and
+starts, and on SIGTERM stops taking messages, lets handlers finish and closes cleanly.
+Nothing connects before the lifespan starts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any
+
+import sqlalchemy as sa
+import uvicorn
+from fastapi import APIRouter, Depends, FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from faststream.nats import NatsBroker
+from nats.aio.client import Client as NatsClient
+from nats.js import JetStreamContext
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from shared import faults
+from shared.bus import EventConsumer, Subscription, ensure_streams, make_broker
+from shared.clock import Clock, SystemClock
+from shared.db import make_engine, make_sessionmaker, migrate, migrations_current
+from shared.inbox import Inbox
+from shared.observability import HTTP_DURATION, HTTP_REQUESTS, configure_logging, correlation
+from shared.outbox import Outbox, OutboxRelay
+from shared.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ServiceDefinition:
+    name: str
+    title: str
+    metadata: sa.MetaData
+    outbox_table: sa.Table
+    inbox_table: sa.Table
+    migrations_dir: Path
+    subscriptions: Sequence[Subscription] = ()
+    routers: Sequence[APIRouter] = ()
+    description: str = ""
+
+
+@dataclass
+class Runtime:
+    """Everything a request or a handler may need, built once per process."""
+
+    definition: ServiceDefinition
+    settings: Settings
+    clock: Clock
+    engine: AsyncEngine
+    sessionmaker: async_sessionmaker[AsyncSession]
+    broker: NatsBroker
+    outbox: Outbox
+    inbox: Inbox
+    nats: NatsClient | None = None
+    jetstream: JetStreamContext | None = None
+    relay: OutboxRelay | None = None
+    tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+
+    def js(self) -> JetStreamContext:
+        if self.jetstream is None:
+            raise RuntimeError("the service has not connected to NATS yet")
+        return self.jetstream
+
+
+def get_runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    async with get_runtime(request).sessionmaker() as session:
+        yield session
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+SessionDep = Annotated[AsyncSession, Depends(get_session)]
+
+
+def build_app(
+    definition: ServiceDefinition, settings: Settings | None = None, clock: Clock | None = None
+) -> FastAPI:
+    settings = settings or Settings(service=definition.name)
+    engine = make_engine(settings)
+    runtime = Runtime(
+        definition=definition,
+        settings=settings,
+        clock=clock or SystemClock(),
+        engine=engine,
+        sessionmaker=make_sessionmaker(engine),
+        broker=make_broker(settings),
+        outbox=Outbox(service=definition.name, table=definition.outbox_table),
+        inbox=Inbox(table=definition.inbox_table, clock=clock or SystemClock()),
+    )
+    for subscription in definition.subscriptions:
+        EventConsumer(
+            service=definition.name,
+            subscription=subscription,
+            sessionmaker=lambda: runtime.sessionmaker,
+            inbox=runtime.inbox,
+            jetstream=runtime.js,
+            settings=settings,
+        ).register(runtime.broker)
+
+    app = FastAPI(
+        title=definition.title,
+        description=definition.description,
+        version="1",
+        lifespan=lambda app: _lifespan(runtime),
+    )
+    app.state.runtime = runtime
+    app.include_router(_operations_router())
+    for router in definition.routers:
+        app.include_router(router)
+    _add_http_middleware(app, definition.name)
+    return app
+
+
+@asynccontextmanager
+async def _lifespan(rt: Runtime) -> AsyncIterator[None]:
+    d, s = rt.definition, rt.settings
+    faults.arm(s.crashpoints)
+    await migrate(d.migrations_dir, s.database_url, d.name)
+    rt.nats = await rt.broker.connect()
+    rt.jetstream = rt.nats.jetstream()
+    await ensure_streams(rt.jetstream, s)
+    rt.relay = OutboxRelay(
+        outbox=rt.outbox,
+        sessionmaker=rt.sessionmaker,
+        jetstream=rt.jetstream,
+        database_url=s.database_url,
+        clock=rt.clock,
+        batch_size=s.outbox_batch_size,
+        poll_seconds=s.outbox_poll_seconds,
+    )
+    rt.tasks.append(asyncio.create_task(rt.relay.run(), name=f"{d.name}-outbox-relay"))
+    await rt.broker.start()
+    log.info("service started", extra={"port": s.port, "subscriptions": len(d.subscriptions)})
+    try:
+        yield
+    finally:
+        log.info("service stopping")
+        await rt.broker.stop()
+        await rt.relay.stop()
+        for task in rt.tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait_for(task, timeout=10)
+        await rt.engine.dispose()
+        log.info("service stopped")
+
+
+def _operations_router() -> APIRouter:
+    router = APIRouter(tags=["operations"])
+
+    @router.get("/healthz", summary="Liveness: the process is up")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @router.get("/readyz", summary="Readiness: NATS and PostgreSQL reachable, schema migrated")
+    async def readyz(rt: RuntimeDep) -> JSONResponse:
+        checks = {"nats": bool(rt.nats is not None and rt.nats.is_connected)}
+        try:
+            async with rt.engine.connect() as conn:
+                await conn.execute(sa.text("SELECT 1"))
+                checks["postgres"] = True
+                checks["migrations"] = await migrations_current(
+                    conn, rt.definition.migrations_dir, rt.definition.name
+                )
+        except Exception:
+            checks.setdefault("postgres", False)
+            checks["migrations"] = False
+        ready = all(checks.values())
+        return JSONResponse(
+            {"status": "ready" if ready else "not ready", "checks": checks},
+            status_code=200 if ready else 503,
+        )
+
+    @router.get("/metrics", summary="Prometheus metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return router
+
+
+def _add_http_middleware(app: FastAPI, service: str) -> None:
+    @app.middleware("http")
+    async def observe(request: Request, call_next: Any) -> Response:
+        started = time.perf_counter()
+        cid = _uuid_or_new(request.headers.get("x-correlation-id"))
+        request.state.correlation_id = uuid.UUID(cid)
+        with correlation(cid):
+            response: Response = await call_next(request)
+        route = request.scope.get("route")
+        path = getattr(route, "path", "unmatched")
+        HTTP_REQUESTS.labels(service, request.method, path, str(response.status_code)).inc()
+        HTTP_DURATION.labels(service, path).observe(time.perf_counter() - started)
+        response.headers["x-correlation-id"] = cid
+        return response
+
+
+def _uuid_or_new(value: str | None) -> str:
+    try:
+        return str(uuid.UUID(value or ""))
+    except ValueError:
+        return str(uuid.uuid4())
+
+
+def run(definition: ServiceDefinition) -> None:
+    """`python -m services.<name>`: serve until SIGTERM/SIGINT, then shut down cleanly."""
+    settings = Settings(service=definition.name)
+    configure_logging(definition.name, settings.log_level)
+    app = build_app(definition, settings)
+    uvicorn.run(
+        app,
+        host=settings.http_host,
+        port=settings.port,
+        log_config=None,
+        timeout_graceful_shutdown=int(settings.ack_wait_seconds),
+    )

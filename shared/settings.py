@@ -1,0 +1,75 @@
+"""One settings object for every service, read from the environment."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Self
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_SECRET_KEY = "dev-only-insecure-secret-key-change-me"
+DEV_DATABASE_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/womento"
+DEV_NATS_URL = "nats://127.0.0.1:4222"
+
+DEFAULT_PORTS = {"intake": 8000, "matching": 8001, "scheduling": 8002, "feedback": 8003}
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    TEST = "test"
+    PRODUCTION = "production"
+
+
+class Settings(BaseSettings):
+    """Configuration of one service process.
+
+    Every field can be set from the environment: `WOMENTO_<FIELD>`, except the
+    two server addresses, which use the conventional `NATS_URL` and `DATABASE_URL`.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="WOMENTO_", extra="ignore", frozen=True)
+
+    env: Environment = Environment.DEVELOPMENT
+    service: str = "intake"
+    nats_url: str = Field(default=DEV_NATS_URL, validation_alias="NATS_URL")
+    database_url: str = Field(default=DEV_DATABASE_URL, validation_alias="DATABASE_URL")
+    secret_key: str = DEV_SECRET_KEY
+    http_host: str = "127.0.0.1"
+    http_port: int | None = None
+    log_level: str = "INFO"
+
+    stream_replicas: int = Field(default=1, ge=1, le=5)
+    duplicate_window_seconds: float = Field(default=120.0, gt=0)
+    ack_wait_seconds: float = Field(default=30.0, gt=0)
+    max_deliver: int = Field(default=6, ge=1)
+    retry_backoff_seconds: float = Field(default=1.0, ge=0)
+    outbox_batch_size: int = Field(default=100, ge=1)
+    outbox_poll_seconds: float = Field(default=2.0, gt=0)
+    command_timeout_seconds: float = Field(default=5.0, gt=0)
+
+    crashpoints: frozenset[str] = frozenset()
+    """Names of `shared.faults.crashpoint` places where the process kills itself (fault tests)."""
+
+    @property
+    def port(self) -> int:
+        return (
+            self.http_port if self.http_port is not None else DEFAULT_PORTS.get(self.service, 8000)
+        )
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_production(self) -> Self:
+        if self.env is not Environment.PRODUCTION:
+            return self
+        problems = []
+        if self.secret_key == DEV_SECRET_KEY or len(self.secret_key) < 32:
+            problems.append("WOMENTO_SECRET_KEY must be set to a random value of 32+ characters")
+        if self.database_url == DEV_DATABASE_URL:
+            problems.append("DATABASE_URL must be set explicitly")
+        if self.nats_url == DEV_NATS_URL:
+            problems.append("NATS_URL must be set explicitly")
+        if self.crashpoints:
+            problems.append("WOMENTO_CRASHPOINTS must be empty")
+        if problems:
+            raise ValueError("unsafe production settings: " + "; ".join(problems))
+        return self
