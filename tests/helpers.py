@@ -1,0 +1,113 @@
+"""Helpers shared by the integration, end-to-end and fault tests."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import UUID, uuid4
+
+import asyncpg
+import httpx
+from nats.js import JetStreamContext
+
+from services.intake import models as intake_models
+from services.intake import service as intake_service
+from shared.clock import SystemClock
+from shared.db import make_engine, make_sessionmaker
+from shared.envelope import Envelope
+from shared.events import ApplicationReceived, Role
+from shared.outbox import Outbox
+from shared.settings import Settings
+
+CONSUMERS = ("matching", "scheduling", "feedback")
+
+
+async def open_cycle(database_url: str) -> tuple[UUID, UUID]:
+    """An organisation with an open cycle, written through intake's service layer."""
+    engine = make_engine(Settings(service="intake", DATABASE_URL=database_url), pool_size=1)
+    clock = SystemClock()
+    try:
+        async with make_sessionmaker(engine)() as session, session.begin():
+            org = await intake_service.create_organisation(
+                session, name="Test NGO", slug=f"test-{uuid4().hex[:8]}", clock=clock
+            )
+            programme = await intake_service.create_programme(
+                session, organisation_id=org, name="Career mentoring"
+            )
+            today = clock.now().date()
+            cycle = await intake_service.open_cycle(
+                session,
+                organisation_id=org,
+                programme_id=programme,
+                name="Test cycle",
+                applications_open=today - timedelta(days=1),
+                applications_close=today + timedelta(days=30),
+                starts_on=today + timedelta(days=45),
+                ends_on=today + timedelta(days=290),
+                outbox=Outbox(service="intake", table=intake_models.outbox),
+                clock=clock,
+            )
+        return org, cycle
+    finally:
+        await engine.dispose()
+
+
+def application_payload(cycle_id: UUID, **overrides: Any) -> dict[str, Any]:
+    payload: dict[str, Any] = {
+        "cycle_id": str(cycle_id),
+        "role": "mentee",
+        "contact": {
+            "given_name": "Amina",
+            "family_name": "Hassan",
+            "email": f"amina.{uuid4().hex[:6]}@example.org",
+            "language": "fi",
+        },
+        "profile": {
+            "isco_code": "2142",
+            "education_level": 7,
+            "education_field": "0732",
+            "languages": [{"language": "fi", "level": "B1"}, {"language": "ar", "level": "native"}],
+            "region": "01",
+            "remote_ok": True,
+            "topics": ["networking"],
+        },
+    }
+    payload.update(overrides)
+    return payload
+
+
+async def submit(base_url: str, payload: dict[str, Any]) -> httpx.Response:
+    async with httpx.AsyncClient(base_url=base_url, timeout=10) as client:
+        return await client.post("/api/v1/applications", json=payload)
+
+
+async def count(db: asyncpg.Connection, table: str, where: str = "true", *args: Any) -> int:
+    return int(await db.fetchval(f"SELECT count(*) FROM {table} WHERE {where}", *args))
+
+
+async def effects(db: asyncpg.Connection, application_id: UUID | str) -> dict[str, int]:
+    """How many times each consuming service recorded this application."""
+    return {
+        svc: await count(
+            db, f"{svc}.applications", "application_id = $1", UUID(str(application_id))
+        )
+        for svc in CONSUMERS
+    }
+
+
+async def consumers_drained(js: JetStreamContext, stream: str = "WOMENTO_INTAKE") -> bool:
+    """Every durable consumer on `stream` has nothing pending and nothing unacked."""
+    infos = await js.consumers_info(stream)
+    return bool(infos) and all(i.num_pending == 0 and i.num_ack_pending == 0 for i in infos)
+
+
+def application_received(cycle_id: UUID, organisation_id: UUID) -> Envelope:
+    """A well-formed `ApplicationReceived` envelope, as intake would publish it."""
+    event = ApplicationReceived(
+        application_id=uuid4(),
+        person_id=uuid4(),
+        cycle_id=cycle_id,
+        role=Role.MENTEE,
+        submitted_at=datetime.now(UTC),
+    )
+    return Envelope.wrap(event, organisation_id=organisation_id, clock=SystemClock())
