@@ -51,7 +51,12 @@ class Subscription:
 
 
 def make_broker(settings: Settings) -> NatsBroker:
-    """A broker that reconnects forever; nothing connects until `connect()`/`start()`."""
+    """A broker that reconnects forever; nothing connects until `connect()`/`start()`.
+
+    FastStream's per-message log lines are left to DEBUG: the consumer logs its own.
+    """
+    broker_log = logging.getLogger(f"womento.{settings.service}.broker")
+    broker_log.setLevel(max(logging.WARNING, logging.getLogger().level))
     return NatsBroker(
         settings.nats_url,
         name=f"womento-{settings.service}",
@@ -59,7 +64,7 @@ def make_broker(settings: Settings) -> NatsBroker:
         reconnect_time_wait=0.5,
         connect_timeout=5,
         graceful_timeout=settings.ack_wait_seconds,
-        logger=logging.getLogger(f"womento.{settings.service}.broker"),
+        logger=broker_log,
     )
 
 

@@ -85,13 +85,15 @@ async def count(db: asyncpg.Connection, table: str, where: str = "true", *args: 
     return int(await db.fetchval(f"SELECT count(*) FROM {table} WHERE {where}", *args))
 
 
-async def effects(db: asyncpg.Connection, application_id: UUID | str) -> dict[str, int]:
+async def effects(
+    db: asyncpg.Connection, application_id: UUID | str, services: tuple[str, ...] = CONSUMERS
+) -> dict[str, int]:
     """How many times each consuming service recorded this application."""
     return {
         svc: await count(
             db, f"{svc}.applications", "application_id = $1", UUID(str(application_id))
         )
-        for svc in CONSUMERS
+        for svc in services
     }
 
 
