@@ -61,7 +61,7 @@ def make_broker(settings: Settings) -> NatsBroker:
         settings.nats_url,
         name=f"womento-{settings.service}",
         max_reconnect_attempts=-1,
-        reconnect_time_wait=0.5,
+        reconnect_time_wait=1,
         connect_timeout=5,
         graceful_timeout=settings.ack_wait_seconds,
         logger=broker_log,
@@ -88,7 +88,8 @@ async def ensure_streams(js: JetStreamContext, settings: Settings) -> None:
 
 def retry_delay(deliveries: int, base: float) -> float:
     """Exponential backoff for the n-th failed delivery (1-based), capped at a minute."""
-    return float(min(base * 2 ** max(deliveries - 1, 0), MAX_RETRY_DELAY))
+    exponent = min(max(deliveries - 1, 0), 16)
+    return float(min(base * 2**exponent, MAX_RETRY_DELAY))
 
 
 class EventConsumer:
@@ -148,12 +149,12 @@ class EventConsumer:
             await self._dead_letter(msg, f"malformed event: {exc}", "unknown")
             return
         with correlation(envelope.correlationid, envelope.id):
-            if deliveries > self.settings.max_deliver:
-                await self._dead_letter(msg, "delivered too often", envelope.type)
-                return
             try:
                 async with self._sessionmaker()() as session, session.begin():
                     fresh = await self.inbox.claim(session, self.durable, envelope)
+                    if fresh and deliveries > self.settings.max_deliver:
+                        # Its earlier deliveries never finished (the process died each time).
+                        raise PermanentError(f"not applied after {deliveries - 1} deliveries")
                     if fresh:
                         await self.subscription.handler(session, event, envelope)
                     crashpoint("inbox.before_commit")

@@ -8,6 +8,7 @@ and consumers' inboxes drop it after that.
 
 from __future__ import annotations
 
+import builtins
 from typing import Any, Literal
 from uuid import UUID, uuid4
 
@@ -65,7 +66,7 @@ class Envelope(BaseModel):
     def nats_subject(self) -> str:
         return self.event_class().subject()
 
-    def event_class(self) -> type[Event]:
+    def event_class(self) -> builtins.type[Event]:
         try:
             return EVENT_TYPES[self.type]
         except KeyError:

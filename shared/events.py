@@ -10,7 +10,7 @@ stay registered while consumers move over.
 from __future__ import annotations
 
 import re
-from datetime import date, datetime
+from datetime import date
 from enum import StrEnum
 from typing import Annotated, ClassVar
 from uuid import UUID
@@ -239,7 +239,7 @@ class OutcomeRecorded(FeedbackEvent):
     cycle_id: UUID
     outcome: Outcome
     source: str = Field(pattern=r"^(survey|coordinator)$")
-    recorded_at: datetime
+    recorded_at: AwareDatetime
 
 
 EVENT_TYPES: dict[str, type[Event]] = {

@@ -22,6 +22,7 @@ import time
 import urllib.request
 from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 from shared.events import SERVICES
 from shared.settings import DEFAULT_PORTS
@@ -68,7 +69,7 @@ def _http_ok(url: str) -> bool:
 class ManagedProcess:
     """A child process in its own session, logging to a file, stoppable politely or not."""
 
-    def __init__(self, name: str, argv: list[str], log_path: Path, **popen: object) -> None:
+    def __init__(self, name: str, argv: list[str], log_path: Path, **popen: Any) -> None:
         self.name, self.argv, self.log_path, self.popen_kwargs = name, argv, log_path, popen
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -82,7 +83,7 @@ class ManagedProcess:
             stdin=subprocess.DEVNULL,
             start_new_session=True,
             env=dict(env) if env is not None else None,
-            **self.popen_kwargs,  # type: ignore[arg-type]
+            **self.popen_kwargs,
         )
         log.close()
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Self
+from typing import Literal, Self
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -31,7 +31,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="WOMENTO_", extra="ignore", frozen=True)
 
     env: Environment = Environment.DEVELOPMENT
-    service: str = "intake"
+    service: Literal["intake", "matching", "scheduling", "feedback"] = "intake"
     nats_url: str = Field(default=DEV_NATS_URL, validation_alias="NATS_URL")
     database_url: str = Field(default=DEV_DATABASE_URL, validation_alias="DATABASE_URL")
     secret_key: str = DEV_SECRET_KEY

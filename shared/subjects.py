@@ -31,6 +31,7 @@ def durable_name(consumer_service: str, event: type[Event]) -> str:
 
 
 def dead_letter_subject(consumer_service: str, durable: str) -> str:
+    _check_service(consumer_service)
     return f"womento.dlq.{consumer_service}.{durable}"
 
 

@@ -13,10 +13,10 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import signal
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -101,19 +101,17 @@ class NatsHandle:
             self.server.kill()
         else:
             self.server.stop()
-        self.server.proc.start()
-        from shared.launcher import _http_ok, wait_until
-
-        health = f"http://127.0.0.1:{self.server.monitor_port}/healthz?js-enabled-only=true"
-        wait_until(lambda: _http_ok(health), 30, "NATS")
+        self.server.start()
 
 
-async def _delete_all_streams(url: str) -> None:
+async def _delete_womento_streams(url: str) -> None:
+    """Empty slate on a shared server: only this project's streams are deleted."""
     nc = await nats.connect(url)
     try:
         js = nc.jetstream()
-        for name in await js.streams_info():
-            await js.delete_stream(name.config.name)
+        for info in await js.streams_info():
+            if info.config.name.startswith("WOMENTO_"):
+                await js.delete_stream(info.config.name)
     finally:
         await nc.close()
 
@@ -123,7 +121,7 @@ def nats_server(workdir: Path, request: pytest.FixtureRequest) -> Iterator[NatsH
     if EXTERNAL_NATS:
         if request.node.get_closest_marker("kills"):
             pytest.skip("kills NATS: needs a NATS started by the suite")
-        asyncio.run(_delete_all_streams(EXTERNAL_NATS))
+        asyncio.run(_delete_womento_streams(EXTERNAL_NATS))
         yield NatsHandle(EXTERNAL_NATS, None)
         return
     if BACKEND == "containers":
@@ -169,7 +167,7 @@ class Stack:
 
     def stop_all(self) -> None:
         for service in self.services.values():
-            service.proc.send(__import__("signal").SIGTERM)
+            service.proc.send(signal.SIGTERM)
         for service in self.services.values():
             service.stop(20)
 
@@ -209,9 +207,3 @@ async def eventually(check: Callable[[], Any], timeout: float = 20.0, interval: 
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"condition not met within {timeout}s (last value: {last!r})")
         await asyncio.sleep(interval)
-
-
-@pytest.fixture
-def exit_stack() -> Iterator[ExitStack]:
-    with ExitStack() as stack:
-        yield stack

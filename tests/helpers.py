@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -110,6 +110,6 @@ def application_received(cycle_id: UUID, organisation_id: UUID) -> Envelope:
         person_id=uuid4(),
         cycle_id=cycle_id,
         role=Role.MENTEE,
-        submitted_at=datetime.now(UTC),
+        submitted_at=SystemClock().now(),
     )
     return Envelope.wrap(event, organisation_id=organisation_id, clock=SystemClock())

@@ -32,7 +32,9 @@ class Problem(Exception):
 
 
 def keyed_digest(secret_key: str, purpose: str, value: str) -> bytes:
-    key = hashlib.sha256(f"womento:{purpose}:{secret_key}".encode()).digest()
+    """A keyed hash for finding equal values without storing them; one key per purpose."""
+    key = hmac.new(secret_key.encode(), b"womento-digest\x00" + purpose.encode(), hashlib.sha256)
+    key = key.digest()
     return hmac.new(key, value.strip().casefold().encode(), hashlib.sha256).digest()
 
 

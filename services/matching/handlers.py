@@ -10,7 +10,7 @@ from shared.events import ApplicationReceived
 async def on_application_received(
     session: AsyncSession, event: ApplicationReceived, envelope: Envelope
 ) -> None:
-    """Record the application: the pool of applicants waiting for a matching profile (profiles arrive with ApplicantAccepted)."""
+    """Record the application: the applicant pool; profiles follow with ApplicantAccepted."""
     await session.execute(
         applications.insert().values(
             application_id=event.application_id,

@@ -18,5 +18,5 @@ applications = sa.Table(
     sa.Column("cycle_id", UUID(as_uuid=True), nullable=False, index=True),
     sa.Column("role", sa.Text, nullable=False),
     sa.Column("submitted_at", sa.DateTime(timezone=True), nullable=False),
-    comment="the pool of applicants waiting for a matching profile (profiles arrive with ApplicantAccepted)",
+    comment="the applicant pool; profiles follow with ApplicantAccepted",
 )

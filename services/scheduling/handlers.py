@@ -10,7 +10,7 @@ from shared.events import ApplicationReceived
 async def on_application_received(
     session: AsyncSession, event: ApplicationReceived, envelope: Envelope
 ) -> None:
-    """Record the application: the people of each cycle, whom group meetings and trainings will invite."""
+    """Record the application: the people whom meetings and trainings will invite."""
     await session.execute(
         applications.insert().values(
             application_id=event.application_id,

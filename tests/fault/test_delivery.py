@@ -48,8 +48,12 @@ async def test_same_event_published_twice_has_one_effect(stack, db, nc) -> None:
     js = nc.jetstream()
     envelope = application_received(uuid4(), uuid4())
 
-    first = await js.publish(SUBJECT, envelope.to_bytes(), headers={"Nats-Msg-Id": str(envelope.id)})
-    again = await js.publish(SUBJECT, envelope.to_bytes(), headers={"Nats-Msg-Id": str(envelope.id)})
+    first = await js.publish(
+        SUBJECT, envelope.to_bytes(), headers={"Nats-Msg-Id": str(envelope.id)}
+    )
+    again = await js.publish(
+        SUBJECT, envelope.to_bytes(), headers={"Nats-Msg-Id": str(envelope.id)}
+    )
     # Without the header JetStream cannot de-duplicate: the inbox has to.
     bypass = await js.publish(SUBJECT, envelope.to_bytes())
 
@@ -63,10 +67,13 @@ async def test_same_event_published_twice_has_one_effect(stack, db, nc) -> None:
         assert consumed(stack[name].base_url, "duplicate") == 1
 
 
-@pytest.mark.parametrize(("point", "effect_before_restart"), [
-    ("inbox.after_commit", 1),
-    ("inbox.before_commit", 0),
-])
+@pytest.mark.parametrize(
+    ("point", "effect_before_restart"),
+    [
+        ("inbox.after_commit", 1),
+        ("inbox.before_commit", 0),
+    ],
+)
 async def test_consumer_killed_mid_delivery_has_one_effect_after_restart(
     stack, db, nc, point, effect_before_restart
 ) -> None:
@@ -108,7 +115,9 @@ async def test_relay_killed_between_publish_and_marking_sent_causes_no_duplicate
     await eventually(lambda: consumers_drained(js))
     assert await effects(db, application_id) == dict.fromkeys(CONSUMERS, 1)
     stream = await js.stream_info("WOMENTO_INTAKE")
-    assert stream.state.messages == 2  # CycleOpened, ApplicationReceived: the re-publish was dropped
+    assert (
+        stream.state.messages == 2
+    )  # CycleOpened, ApplicationReceived: the re-publish was dropped
 
 
 async def _all_published(db) -> bool:
@@ -161,7 +170,9 @@ async def test_malformed_payload_is_dead_lettered_and_next_event_processed(stack
     assert await effects(db, good.data["application_id"]) == dict.fromkeys(CONSUMERS, 1)
     dlq = await js.stream_info("WOMENTO_DLQ")
     assert dlq.state.messages == len(CONSUMERS)
-    letter = await js.get_last_msg("WOMENTO_DLQ", "womento.dlq.matching.matching__application_received")
+    letter = await js.get_last_msg(
+        "WOMENTO_DLQ", "womento.dlq.matching.matching__application_received"
+    )
     assert letter.data == b'{"this is": "not an event"'
     assert letter.headers["Womento-Reason"].startswith("malformed event")
     assert letter.headers["Womento-Original-Subject"] == SUBJECT
@@ -177,16 +188,24 @@ async def test_failing_handler_is_retried_then_dead_lettered(stack, db, nc) -> N
     poison = application_received(uuid4(), uuid4())
     await db.execute(
         "INSERT INTO matching.applications VALUES ($1, $2, $3, $4, 'mentee', now())",
-        UUID(poison.data["application_id"]), uuid4(), uuid4(), uuid4(),
+        UUID(poison.data["application_id"]),
+        uuid4(),
+        uuid4(),
+        uuid4(),
     )
     good = application_received(uuid4(), uuid4())
     await js.publish(SUBJECT, poison.to_bytes(), headers={"Nats-Msg-Id": str(poison.id)})
     await js.publish(SUBJECT, good.to_bytes(), headers={"Nats-Msg-Id": str(good.id)})
 
-    await eventually(lambda: count(db, "matching.applications", "application_id = $1",
-                                   UUID(good.data["application_id"])))
+    await eventually(
+        lambda: count(
+            db, "matching.applications", "application_id = $1", UUID(good.data["application_id"])
+        )
+    )
     await eventually(lambda: consumers_drained(js), timeout=30)
-    letter = await js.get_last_msg("WOMENTO_DLQ", "womento.dlq.matching.matching__application_received")
+    letter = await js.get_last_msg(
+        "WOMENTO_DLQ", "womento.dlq.matching.matching__application_received"
+    )
     assert letter.headers["Womento-Reason"].startswith("retries exhausted")
     assert letter.headers["Womento-Deliveries"] == "4"  # WOMENTO_MAX_DELIVER in the tests
     assert consumed(stack["matching"].base_url, "retried") == 3

@@ -235,9 +235,7 @@ def test_personal_data_check_would_catch_a_leak() -> None:
 
 @pytest.mark.parametrize("cls", ALL_EVENTS, ids=lambda c: c.__name__)
 def test_no_field_is_named_like_personal_data(cls: type[Event]) -> None:
-    leaks = [
-        path for path in _field_paths(cls) if path.rsplit(".", 1)[-1] in PERSONAL_FIELD_NAMES
-    ]
+    leaks = [path for path in _field_paths(cls) if path.rsplit(".", 1)[-1] in PERSONAL_FIELD_NAMES]
     assert leaks == []
 
 
@@ -321,23 +319,7 @@ def test_timestamp_fields_are_found() -> None:
 
 @pytest.mark.parametrize(
     ("cls", "field"),
-    [
-        pytest.param(
-            cls,
-            name,
-            marks=[
-                pytest.mark.xfail(
-                    strict=True,
-                    reason="BUG shared/events.py OutcomeRecorded.recorded_at is `datetime`, "
-                    "not `AwareDatetime`: a naive timestamp is accepted",
-                )
-            ]
-            if (cls, name) == (OutcomeRecorded, "recorded_at")
-            else [],
-            id=f"{cls.__name__}.{name}",
-        )
-        for cls, name in _timestamp_fields()
-    ],
+    [pytest.param(cls, name, id=f"{cls.__name__}.{name}") for cls, name in _timestamp_fields()],
 )
 def test_event_timestamps_must_be_timezone_aware(cls: type[Event], field: str) -> None:
     data = FACTORIES[cls]().model_dump(mode="json")
