@@ -1,0 +1,1 @@
+"""Benchmarks of Womento's event backbone (see bench/README.md)."""
