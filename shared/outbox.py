@@ -34,6 +34,7 @@ from shared.subjects import stream_name
 log = logging.getLogger(__name__)
 
 PUBLISHED_RETENTION = timedelta(days=7)
+PURGE_EVERY = timedelta(hours=1)
 
 
 def notify_channel(service: str) -> str:
@@ -96,9 +97,13 @@ class OutboxRelay:
     async def run(self) -> None:
         """Publish until stopped; failures back off and retry, never drop a row."""
         backoff = 0.1
+        next_purge = self.clock.now()
         while not self._stopping.is_set():
             try:
                 await self._ensure_listener()
+                if self.clock.now() >= next_purge:
+                    await self.purge_published()
+                    next_purge = self.clock.now() + PURGE_EVERY
                 published = await self.publish_batch()
                 backoff = 0.1
                 if published == self.batch_size:
@@ -183,10 +188,11 @@ class OutboxRelay:
     async def _ensure_listener(self) -> None:
         if self._listener is not None and not self._listener.is_closed():
             return
-        self._listener = await asyncpg.connect(self.dsn)
-        await self._listener.add_listener(
+        listener = await asyncpg.connect(self.dsn)
+        await listener.add_listener(
             notify_channel(self.outbox.service), lambda *_: self._wake.set()
         )
+        self._listener = listener
 
     async def _drop_listener(self) -> None:
         if self._listener is not None:
