@@ -12,12 +12,12 @@ help:
 	@echo "make test       run the whole test suite against real NATS and PostgreSQL"
 	@echo "make test-fast  unit tests only (no servers)"
 	@echo "make lint       ruff and mypy --strict on shared/"
-	@echo "make clean      stop nothing, delete local state (.state/)"
+	@echo "make clean      delete make run's local state (.state/)"
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test,dev]'
+	$(PY) -m pip install --quiet -e '.[local,test,dev]'
 	@touch $(STAMP)
 
 setup: $(STAMP)

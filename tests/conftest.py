@@ -57,7 +57,7 @@ def postgres_admin_url(workdir: Path) -> Iterator[str]:
         yield EXTERNAL_DATABASE
         return
     if BACKEND == "containers":
-        from testcontainers.postgres import PostgresContainer
+        from testcontainers.community.postgres import PostgresContainer
 
         with PostgresContainer("postgres:16", driver="asyncpg") as container:
             yield container.get_connection_url()
@@ -125,9 +125,9 @@ def nats_server(workdir: Path, request: pytest.FixtureRequest) -> Iterator[NatsH
         yield NatsHandle(EXTERNAL_NATS, None)
         return
     if BACKEND == "containers":
-        from testcontainers.nats import NatsContainer
+        from testcontainers.community.nats import NatsContainer
 
-        with NatsContainer(jetstream=True) as container:
+        with NatsContainer("nats:2.10", jetstream=True) as container:
             yield NatsHandle(container.nats_uri(), None)
         return
     server = NatsServer(workdir / f"nats-{uuid.uuid4().hex[:8]}")
