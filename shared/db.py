@@ -84,19 +84,19 @@ def alembic_config(migrations_dir: Path, database_url: str, schema: str) -> Conf
 
 
 async def migrate(migrations_dir: Path, database_url: str, schema: str) -> None:
-    """Apply the service's migrations up to head (in a thread: Alembic's env runs its own loop)."""
+    """Apply the service's migrations up to its heads (in a thread: Alembic runs its own loop)."""
     cfg = alembic_config(migrations_dir, database_url, schema)
-    await asyncio.to_thread(command.upgrade, cfg, "head")
+    await asyncio.to_thread(command.upgrade, cfg, "heads")
 
 
 async def migrations_current(conn: AsyncConnection, migrations_dir: Path, schema: str) -> bool:
-    """True when the schema's recorded revision is the newest one the code knows."""
-    head = ScriptDirectory(str(migrations_dir)).get_current_head()
+    """True when the schema's recorded revisions are the newest ones the code knows."""
+    heads = set(ScriptDirectory(str(migrations_dir)).get_heads())
 
-    def current(sync_conn: sa.Connection) -> str | None:
+    def current(sync_conn: sa.Connection) -> set[str]:
         ctx = MigrationContext.configure(
             sync_conn, opts={"version_table_schema": schema, "version_table": VERSION_TABLE}
         )
-        return ctx.get_current_revision()
+        return set(ctx.get_current_heads())
 
-    return await conn.run_sync(current) == head
+    return await conn.run_sync(current) == heads

@@ -14,7 +14,7 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +24,7 @@ import sqlalchemy as sa
 import uvicorn
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
 from faststream.nats import NatsBroker
 from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
@@ -53,6 +54,9 @@ class ServiceDefinition:
     subscriptions: Sequence[Subscription] = ()
     routers: Sequence[APIRouter] = ()
     description: str = ""
+    static_dir: Path | None = None
+    workers: Sequence[Callable[[Runtime], Coroutine[Any, Any, None]]] = ()
+    """Background loops started with the service and cancelled at shutdown (e.g. mail)."""
 
 
 @dataclass
@@ -127,6 +131,8 @@ def build_app(
     app.include_router(_operations_router())
     for router in definition.routers:
         app.include_router(router)
+    if definition.static_dir is not None:
+        app.mount("/static", StaticFiles(directory=definition.static_dir), name="static")
     _add_http_middleware(app, definition.name)
     return app
 
@@ -149,6 +155,7 @@ async def _lifespan(rt: Runtime) -> AsyncIterator[None]:
         poll_seconds=s.outbox_poll_seconds,
     )
     rt.tasks.append(asyncio.create_task(rt.relay.run(), name=f"{d.name}-outbox-relay"))
+    workers = [asyncio.create_task(worker(rt), name=worker.__name__) for worker in d.workers]
     await rt.broker.start()
     log.info("service started", extra={"port": s.port, "subscriptions": len(d.subscriptions)})
     try:
@@ -156,6 +163,9 @@ async def _lifespan(rt: Runtime) -> AsyncIterator[None]:
     finally:
         log.info("service stopping")
         await rt.broker.stop()
+        for worker_task in workers:
+            worker_task.cancel()
+        await asyncio.gather(*workers, return_exceptions=True)
         await rt.relay.stop()
         for task in rt.tasks:
             with contextlib.suppress(asyncio.CancelledError):

@@ -48,6 +48,22 @@ class Settings(BaseSettings):
     outbox_poll_seconds: float = Field(default=2.0, gt=0)
     command_timeout_seconds: float = Field(default=5.0, gt=0)
 
+    public_base_url: str = "http://127.0.0.1:8000"
+    """Where people reach intake; used in e-mailed links."""
+    session_idle_minutes: float = Field(default=30, gt=0)
+    session_max_hours: float = Field(default=12, gt=0)
+    login_max_failures: int = Field(default=5, ge=1)
+    login_lockout_minutes: float = Field(default=15, gt=0)
+    mail_backend: Literal["mailbox", "smtp"] = "mailbox"
+    """`mailbox`: mail is kept for the development mailbox page; `smtp`: sent."""
+    mail_from: str = "Womento <womento@example.org>"
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 25
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool = False
+    max_request_bytes: int = Field(default=1_000_000, ge=1024)
+
     crashpoints: frozenset[str] = frozenset()
     """Names of `shared.faults.crashpoint` places where the process kills itself (fault tests)."""
 
@@ -70,6 +86,10 @@ class Settings(BaseSettings):
             problems.append("NATS_URL must be set explicitly")
         if self.crashpoints:
             problems.append("WOMENTO_CRASHPOINTS must be empty")
+        if self.mail_backend != "smtp":
+            problems.append("WOMENTO_MAIL_BACKEND must be smtp")
+        if not self.public_base_url.startswith("https://"):
+            problems.append("WOMENTO_PUBLIC_BASE_URL must be an https:// address")
         if problems:
             raise ValueError("unsafe production settings: " + "; ".join(problems))
         return self

@@ -14,4 +14,5 @@ DEFINITION = ServiceDefinition(
     inbox_table=models.inbox,
     migrations_dir=Path(__file__).parent / "migrations",
     routers=[api.router],
+    static_dir=Path(__file__).parent / "web" / "static",
 )

@@ -34,6 +34,8 @@ def set_production(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("WOMENTO_SECRET_KEY", PROD_SECRET)
     monkeypatch.setenv("DATABASE_URL", PROD_DATABASE)
     monkeypatch.setenv("NATS_URL", PROD_NATS)
+    monkeypatch.setenv("WOMENTO_MAIL_BACKEND", "smtp")
+    monkeypatch.setenv("WOMENTO_PUBLIC_BASE_URL", "https://womento.example.org")
 
 
 def test_defaults_are_development() -> None:
@@ -169,3 +171,16 @@ def test_settings_are_frozen() -> None:
     s = Settings()
     with pytest.raises(ValidationError):
         s.service = "matching"  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [("WOMENTO_MAIL_BACKEND", "mailbox"), ("WOMENTO_PUBLIC_BASE_URL", "http://womento.example.org")],
+)
+def test_production_refuses_the_mailbox_and_plain_http(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str
+) -> None:
+    set_production(monkeypatch)
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ValidationError, match=variable):
+        Settings()

@@ -1,0 +1,1 @@
+"""Intake's server-rendered web front: public form, participant portal, coordinator UI."""
