@@ -71,6 +71,10 @@ def application_payload(cycle_id: UUID, **overrides: Any) -> dict[str, Any]:
             "remote_ok": True,
             "topics": ["networking"],
         },
+        "consents": {"processing": True, "background": True, "rollover": True},
+        "birth_year": 1988,
+        "identifies_as_woman": True,
+        "background": {"immigrant_background": True, "country_of_origin": "SY"},
     }
     payload.update(overrides)
     return payload

@@ -64,4 +64,50 @@ applications = sa.Table(
     sa.Column("status", sa.Text, nullable=False),
     sa.Column("profile", JSONB, nullable=False, comment="codes only: the matching profile"),
     sa.Column("submitted_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("screening_reasons", JSONB, nullable=False, server_default="[]"),
+    sa.Column("screening_notes", JSONB, nullable=False, server_default="[]"),
+    sa.Column("rolled_over_from", UUID(as_uuid=True), nullable=True),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=True),
+)
+
+consents = sa.Table(
+    "consents",
+    metadata,
+    sa.Column("id", UUID(as_uuid=True), primary_key=True),
+    sa.Column("person_id", sa.ForeignKey("people.id"), nullable=False, index=True),
+    sa.Column("purpose", sa.Text, nullable=False),
+    sa.Column("version", sa.Text, nullable=False),
+    sa.Column("language", sa.Text, nullable=False, comment="the language the text was shown in"),
+    sa.Column("given_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("withdrawn_at", sa.DateTime(timezone=True)),
+)
+
+application_transitions = sa.Table(
+    "application_transitions",
+    metadata,
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column("application_id", sa.ForeignKey("applications.id"), nullable=False, index=True),
+    sa.Column("from_status", sa.Text),
+    sa.Column("to_status", sa.Text, nullable=False),
+    sa.Column("actor", sa.Text, nullable=False, comment="coordinator id, 'applicant' or 'system'"),
+    sa.Column("reason_codes", JSONB, nullable=False, server_default="[]"),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+)
+
+application_notes = sa.Table(
+    "application_notes",
+    metadata,
+    sa.Column("id", UUID(as_uuid=True), primary_key=True),
+    sa.Column("application_id", sa.ForeignKey("applications.id"), nullable=False, index=True),
+    sa.Column("author_id", UUID(as_uuid=True), nullable=False),
+    sa.Column("body", sa.LargeBinary, nullable=False, comment="encrypted with the person's key"),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+submission_attempts = sa.Table(
+    "submission_attempts",
+    metadata,
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column("client_digest", sa.LargeBinary, nullable=False, index=True),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
 )

@@ -28,6 +28,29 @@ class ContactDetails(Strict):
     language: Literal["fi", "en", "sv"] = "fi"
 
 
+CountryCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
+Availability = Literal["weekday_daytime", "weekday_evening", "weekend"]
+CONSENT_VERSION = "2026-11"
+"""Version of the consent texts; a change to their wording gets a new version."""
+
+
+class ConsentsIn(Strict):
+    processing: Literal[True] = Field(description="consent to handling the application (required)")
+    background: bool = Field(
+        default=False,
+        description="consent to being asked about immigrant background and country of origin "
+        "(special-category data)",
+    )
+    rollover: bool = Field(
+        default=False, description="if waitlisted, move the application to the next cycle"
+    )
+
+
+class BackgroundIn(Strict):
+    immigrant_background: bool
+    country_of_origin: CountryCode | None = None
+
+
 class ProfileIn(Strict):
     isco_code: IscoCode
     education_level: int = Field(
@@ -41,6 +64,9 @@ class ProfileIn(Strict):
     capacity: int = Field(default=1, ge=1, le=5)
     employer: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] | None = None
     goals: Annotated[str, StringConstraints(max_length=4000)] | None = None
+    education_country: CountryCode | None = None
+    municipality: Annotated[str, StringConstraints(pattern=r"^\d{3}$")] | None = None
+    availability: tuple[Availability, ...] = ()
 
 
 class ApplicationCreate(Strict):
@@ -48,11 +74,19 @@ class ApplicationCreate(Strict):
     role: Role
     contact: ContactDetails
     profile: ProfileIn
+    consents: ConsentsIn
+    birth_year: int | None = Field(default=None, ge=1900, le=2100)
+    identifies_as_woman: bool | None = None
+    background: BackgroundIn | None = Field(
+        default=None, description="only with consents.background"
+    )
 
     @model_validator(mode="after")
-    def _mentee_has_one_place(self) -> ApplicationCreate:
+    def _consistent(self) -> ApplicationCreate:
         if self.role is Role.MENTEE and self.profile.capacity != 1:
             raise ValueError("profile.capacity: only mentors take more than one mentee")
+        if self.background is not None and not self.consents.background:
+            raise ValueError("background: asked only with consents.background")
         return self
 
 

@@ -88,6 +88,7 @@ TOPICS = [
     "recognition_of_degree",
     "career_change",
 ]
+ORIGINS = ["SY", "UA", "RU", "IQ", "IR", "SO", "VN", "CN", "IN", "ES", "BR", "NG", "EE", "TR"]
 EMPLOYERS = ["Helsingin kaupunki", "Nokia", "HUS", "Kone", "Fortum", "Tampereen yliopisto"]
 
 
@@ -117,6 +118,12 @@ def demo_applications(
                         "email": f"{given}.{family}.{i}@example.org".lower().replace(" ", ""),
                         "language": rng.choice(["fi", "en"]),
                     },
+                    "consents": {"processing": True, "background": not mentor, "rollover": True},
+                    "birth_year": rng.randint(1965, 2000),
+                    "identifies_as_woman": True,
+                    "background": None
+                    if mentor
+                    else {"immigrant_background": True, "country_of_origin": rng.choice(ORIGINS)},
                     "profile": {
                         "isco_code": isco,
                         "education_level": rng.choice([6, 7, 7, 8]),

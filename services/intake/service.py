@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from datetime import date
+from datetime import date, datetime
 from uuid import UUID, uuid4
 
 import sqlalchemy as sa
@@ -16,10 +16,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.intake import models as m
 from services.intake.crypto import PersonalDataVault
-from services.intake.schemas import ApplicationCreate, ApplicationPublic
+from services.intake.domain import ScreeningInput, Status, screen
+from services.intake.schemas import CONSENT_VERSION, ApplicationCreate, ApplicationPublic
 from shared.clock import Clock
 from shared.envelope import Envelope
-from shared.events import ApplicationReceived, CycleOpened, MatchingProfile
+from shared.events import ApplicationReceived, ApplicationScreened, CycleOpened, MatchingProfile
 from shared.outbox import Outbox
 
 
@@ -77,26 +78,18 @@ async def submit_application(
 
     person_id, application_id = uuid4(), uuid4()
     wrapped_key = vault.new_wrapped_key(person_id)
+    background = request.background if request.consents.background else None
     private = request.contact.model_dump() | {
         "goals": request.profile.goals,
         "employer": request.profile.employer,
+        "birth_year": request.birth_year,
+        "identifies_as_woman": request.identifies_as_woman,
+        "education_country": request.profile.education_country,
+        "municipality": request.profile.municipality,
+        "availability": list(request.profile.availability),
+        "background": background.model_dump() if background else None,
     }
-    profile = MatchingProfile(
-        role=request.role,
-        isco_code=request.profile.isco_code,
-        education_level=request.profile.education_level,
-        education_field=request.profile.education_field,
-        languages=request.profile.languages,
-        region=request.profile.region,
-        remote_ok=request.profile.remote_ok,
-        topics=request.profile.topics,
-        capacity=request.profile.capacity,
-        employer_key=(
-            keyed_digest(secret_key, "employer", request.profile.employer).hex()[:32]
-            if request.profile.employer
-            else None
-        ),
-    )
+    profile = matching_profile(request, secret_key)
     await session.execute(
         m.people.insert().values(
             id=person_id,
@@ -108,6 +101,31 @@ async def submit_application(
             created_at=now,
         )
     )
+    for purpose, given in request.consents.model_dump().items():
+        if given:
+            await session.execute(
+                m.consents.insert().values(
+                    id=uuid4(),
+                    person_id=person_id,
+                    purpose=purpose,
+                    version=CONSENT_VERSION,
+                    language=request.contact.language,
+                    given_at=now,
+                )
+            )
+    screening = screen(
+        ScreeningInput(
+            role=request.role,
+            education_level=request.profile.education_level,
+            languages=request.profile.languages,
+            birth_year=request.birth_year,
+            identifies_as_woman=request.identifies_as_woman,
+            immigrant_background=background.immigrant_background if background else None,
+            employer_given=bool(request.profile.employer),
+        ),
+        current_year=now.year,
+    )
+    status = Status.ELIGIBLE if screening.eligible else Status.INELIGIBLE
     await session.execute(
         m.applications.insert().values(
             id=application_id,
@@ -115,25 +133,85 @@ async def submit_application(
             cycle_id=cycle.id,
             person_id=person_id,
             role=request.role.value,
-            status="submitted",
+            status=status.value,
             profile=profile.model_dump(mode="json"),
             submitted_at=now,
+            updated_at=now,
+            screening_reasons=list(screening.reasons),
+            screening_notes=list(screening.notes),
         )
     )
-    event = ApplicationReceived(
+    await _record_transition(session, application_id, None, Status.SUBMITTED, "applicant", (), now)
+    await _record_transition(
+        session, application_id, Status.SUBMITTED, status, "system", screening.reasons, now
+    )
+    organisation_id = cycle.organisation_id
+    received = Envelope.wrap(
+        ApplicationReceived(
+            application_id=application_id,
+            person_id=person_id,
+            cycle_id=cycle.id,
+            role=request.role,
+            submitted_at=now,
+        ),
+        organisation_id=organisation_id,
+        clock=clock,
+        correlation_id=correlation_id,
+    )
+    await outbox.add(session, received)
+    screened = ApplicationScreened(
         application_id=application_id,
         person_id=person_id,
-        cycle_id=cycle.id,
-        role=request.role,
-        submitted_at=now,
+        eligible=screening.eligible,
+        reason_codes=screening.reasons,
     )
     await outbox.add(
         session,
-        Envelope.wrap(
-            event, organisation_id=cycle.organisation_id, clock=clock, correlation_id=correlation_id
-        ),
+        Envelope.wrap(screened, organisation_id=organisation_id, clock=clock, caused_by=received),
     )
-    return ApplicationPublic(application_id=application_id, person_id=person_id, status="submitted")
+    return ApplicationPublic(
+        application_id=application_id, person_id=person_id, status=status.value
+    )
+
+
+def matching_profile(request: ApplicationCreate, secret_key: str) -> MatchingProfile:
+    """What matching may know of an applicant: codes, and the employer only as a keyed hash."""
+    employer = request.profile.employer
+    return MatchingProfile(
+        role=request.role,
+        isco_code=request.profile.isco_code,
+        education_level=request.profile.education_level,
+        education_field=request.profile.education_field,
+        languages=request.profile.languages,
+        region=request.profile.region,
+        remote_ok=request.profile.remote_ok,
+        topics=request.profile.topics,
+        capacity=request.profile.capacity,
+        employer_key=keyed_digest(secret_key, "employer", employer).hex()[:32]
+        if employer
+        else None,
+    )
+
+
+async def _record_transition(
+    session: AsyncSession,
+    application_id: UUID,
+    from_status: Status | None,
+    to_status: Status,
+    actor: str,
+    reasons: tuple[str, ...],
+    at: datetime,
+) -> None:
+    await session.execute(
+        m.application_transitions.insert().values(
+            application_id=application_id,
+            from_status=from_status.value if from_status else None,
+            to_status=to_status.value,
+            actor=actor,
+            reason_codes=list(reasons),
+            at=at,
+        )
+    )
 
 
 async def create_organisation(

@@ -31,7 +31,7 @@ async def test_one_application_yields_one_row_and_one_effect_per_service(stack, 
     await eventually(lambda: consumers_drained(js))
     assert await effects(db, application_id) == {"matching": 1, "scheduling": 1, "feedback": 1}
     stream = await js.stream_info("WOMENTO_INTAKE")
-    assert stream.state.messages == 2  # CycleOpened + ApplicationReceived
+    assert stream.state.messages == 3  # CycleOpened, ApplicationReceived, ApplicationScreened
     assert await count(db, "intake.outbox", "published_at IS NULL") == 0
 
 

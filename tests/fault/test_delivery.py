@@ -108,16 +108,16 @@ async def test_relay_killed_between_publish_and_marking_sent_causes_no_duplicate
     application_id = response.json()["application_id"]
 
     assert stack["intake"].proc.wait(30) == -signal.SIGKILL
-    assert await count(db, "intake.outbox", "published_at IS NULL") == 1
+    # ApplicationReceived was published, but neither it nor ApplicationScreened is marked
+    assert await count(db, "intake.outbox", "published_at IS NULL") == 2
     stack.start("intake", WOMENTO_CRASHPOINTS="[]")
     await eventually(lambda: _all_published(db))
     js = nc.jetstream()
     await eventually(lambda: consumers_drained(js))
     assert await effects(db, application_id) == dict.fromkeys(CONSUMERS, 1)
     stream = await js.stream_info("WOMENTO_INTAKE")
-    assert (
-        stream.state.messages == 2
-    )  # CycleOpened, ApplicationReceived: the re-publish was dropped
+    # CycleOpened, ApplicationReceived, ApplicationScreened: the re-publish was dropped
+    assert stream.state.messages == 3
 
 
 async def _all_published(db) -> bool:
