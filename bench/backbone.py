@@ -132,6 +132,18 @@ class Bench:
             with contextlib.suppress(Exception):
                 server.stop()
 
+    def cpu_snapshot(self) -> dict[str, float]:
+        """CPU seconds used so far by each running service, PostgreSQL and NATS."""
+        procs = {s.name: s.proc.process for s in self.running}
+        procs |= {"PostgreSQL": self.pg.proc.process, "NATS": self.nats.proc.process}
+        return {name: _cpu_seconds(p.pid) for name, p in procs.items() if p is not None}
+
+    def report_cpu(
+        self, scenario: str, before: dict[str, float], after: dict[str, float], seconds: float
+    ) -> None:
+        busy = [f"{name} {(after[name] - before[name]) / seconds:.0%}" for name in before]
+        self.results.add(scenario, "CPU busy, share of one core", ", ".join(busy))
+
     async def empty_streams(self) -> None:
         nc = await nats.connect(self.nats.url)
         try:
@@ -172,6 +184,7 @@ class Bench:
                     rows,
                 )
                 await conn.execute("SELECT pg_notify('womento_outbox_intake', '')")
+                cpu = self.cpu_snapshot()
                 started = time.perf_counter()
                 await tx.commit()
                 await _wait_for(
@@ -182,6 +195,7 @@ class Bench:
                     what=f"{INTAKE_STREAM} messages",
                 )
                 seconds = time.perf_counter() - started
+                cpu_after = self.cpu_snapshot()
             finally:
                 await conn.close()
                 await nc.close()
@@ -189,6 +203,7 @@ class Bench:
             self.stop_services()
         self.results.add(name, f"{n} events, commit to all in stream", f"{seconds:.2f} s")
         self.results.add(name, "throughput", f"{n / seconds:,.0f} events/s")
+        self.report_cpu(name, cpu, cpu_after, seconds)
 
     async def consumer_throughput(self) -> None:
         """2. N envelopes published straight to JetStream; time until matching has N rows."""
@@ -203,6 +218,7 @@ class Bench:
             conn = await asyncpg.connect(dsn)
             try:
                 js = nc.jetstream()
+                cpu = self.cpu_snapshot()
                 started = time.perf_counter()
                 for i in range(0, n, PUBLISH_BATCH):
                     await asyncio.gather(
@@ -217,6 +233,7 @@ class Bench:
                     what="matching.applications rows",
                 )
                 seconds = time.perf_counter() - started
+                cpu_after = self.cpu_snapshot()
             finally:
                 await conn.close()
                 await nc.close()
@@ -225,6 +242,7 @@ class Bench:
         self.results.add(name, f"{n} events published to JetStream", f"{published:.2f} s")
         self.results.add(name, f"{n} events, first publish to all applied", f"{seconds:.2f} s")
         self.results.add(name, "throughput", f"{n / seconds:,.0f} events/s")
+        self.report_cpu(name, cpu, cpu_after, seconds)
 
     async def api_to_effect_latency(self) -> None:
         """3. POST applications one at a time; time from request to the row in feedback.
@@ -295,6 +313,18 @@ async def _publish(js: JetStreamContext, envelope: Envelope) -> None:
 
 async def _stream_messages(js: JetStreamContext) -> int:
     return int((await js.stream_info(INTAKE_STREAM)).state.messages)
+
+
+def _cpu_seconds(pid: int) -> float:
+    """CPU time of a process and its children, reaped or alive (PostgreSQL's backends)."""
+    proc = psutil.Process(pid)
+    t = proc.cpu_times()
+    total = t.user + t.system + t.children_user + t.children_system
+    for child in proc.children(recursive=True):
+        with contextlib.suppress(psutil.Error):
+            c = child.cpu_times()
+            total += c.user + c.system
+    return total
 
 
 def _timeout(n: int) -> float:

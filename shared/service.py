@@ -14,7 +14,7 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,6 +55,8 @@ class ServiceDefinition:
     routers: Sequence[APIRouter] = ()
     description: str = ""
     static_dir: Path | None = None
+    exception_handlers: Mapping[Any, Callable[..., Any]] = field(default_factory=dict)
+    """Extra FastAPI exception handlers (e.g. HTML error pages for a web front)."""
     workers: Sequence[Callable[[Runtime], Coroutine[Any, Any, None]]] = ()
     """Background loops started with the service and cancelled at shutdown (e.g. mail)."""
 
@@ -128,12 +130,15 @@ def build_app(
         lifespan=lambda app: _lifespan(runtime),
     )
     app.state.runtime = runtime
+    for exception, handler in definition.exception_handlers.items():
+        app.add_exception_handler(exception, handler)
     app.include_router(_operations_router())
     for router in definition.routers:
         app.include_router(router)
     if definition.static_dir is not None:
         app.mount("/static", StaticFiles(directory=definition.static_dir), name="static")
     _add_http_middleware(app, definition.name)
+    app.add_middleware(RequestSizeLimit, limit=settings.max_request_bytes)
     return app
 
 
@@ -207,6 +212,54 @@ def _operations_router() -> APIRouter:
     return router
 
 
+class RequestSizeLimit:
+    """Refuse bodies over `limit` bytes with 413 before anything reads them (pure ASGI)."""
+
+    def __init__(self, app: Any, limit: int) -> None:
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.limit:
+            await self._refuse(send)
+            return
+        seen = 0
+
+        async def limited_receive() -> Any:
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > self.limit:
+                raise _TooLarge
+            return message
+
+        try:
+            await self.app(scope, limited_receive, send)
+        except _TooLarge:
+            await self._refuse(send)
+
+    async def _refuse(self, send: Any) -> None:
+        body = b'{"detail":"request body too large"}'
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+
+class _TooLarge(Exception):
+    pass
+
+
 def _add_http_middleware(app: FastAPI, service: str) -> None:
     @app.middleware("http")
     async def observe(request: Request, call_next: Any) -> Response:
@@ -241,4 +294,6 @@ def run(definition: ServiceDefinition) -> None:
         port=settings.port,
         log_config=None,
         timeout_graceful_shutdown=int(settings.ack_wait_seconds),
+        proxy_headers=True,
+        forwarded_allow_ips=settings.forwarded_allow_ips,
     )

@@ -57,12 +57,18 @@ class Settings(BaseSettings):
     mail_backend: Literal["mailbox", "smtp"] = "mailbox"
     """`mailbox`: mail is kept for the development mailbox page; `smtp`: sent."""
     mail_from: str = "Womento <womento@example.org>"
+    mail_retry_seconds: float = Field(default=30, gt=0)
+    """First delay after a failed delivery; doubles per attempt, at most an hour."""
+    mail_poll_seconds: float = Field(default=5, gt=0)
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 25
     smtp_username: str | None = None
     smtp_password: str | None = None
     smtp_starttls: bool = False
     max_request_bytes: int = Field(default=1_000_000, ge=1024)
+    forwarded_allow_ips: str = "127.0.0.1"
+    """Proxies whose X-Forwarded-For is trusted (client addresses drive login and form
+    throttling); set to the ingress' addresses in a deployment."""
 
     crashpoints: frozenset[str] = frozenset()
     """Names of `shared.faults.crashpoint` places where the process kills itself (fault tests)."""

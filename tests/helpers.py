@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from typing import Any
 from uuid import UUID, uuid4
@@ -117,3 +118,49 @@ def application_received(cycle_id: UUID, organisation_id: UUID) -> Envelope:
         submitted_at=SystemClock().now(),
     )
     return Envelope.wrap(event, organisation_id=organisation_id, clock=SystemClock())
+
+
+COORDINATOR_PASSWORD = "correct horse battery staple"
+
+
+async def add_coordinator(
+    database_url: str, organisation_id: UUID, *, role: str = "coordinator"
+) -> str:
+    """A coordinator account in the organisation; returns the e-mail to log in with."""
+    from services.intake.auth import create_coordinator
+
+    email = f"coordinator.{uuid4().hex[:6]}@example.org"
+    engine = make_engine(Settings(service="intake", DATABASE_URL=database_url), pool_size=1)
+    try:
+        async with make_sessionmaker(engine)() as session, session.begin():
+            await create_coordinator(
+                session,
+                organisation_id=organisation_id,
+                email=email,
+                display_name="Maria Virtanen",
+                password=COORDINATOR_PASSWORD,
+                role=role,
+                language="fi",
+                clock=SystemClock(),
+            )
+        return email
+    finally:
+        await engine.dispose()
+
+
+def csrf_from(html: str) -> str:
+    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert found, "no CSRF token on the page"
+    return found.group(1)
+
+
+async def logged_in(base_url: str, email: str) -> httpx.AsyncClient:
+    """An HTTP client holding a coordinator's session (and CSRF) cookies."""
+    client = httpx.AsyncClient(base_url=base_url, timeout=10, follow_redirects=False)
+    token = csrf_from((await client.get("/login")).text)
+    response = await client.post(
+        "/login",
+        data={"email": email, "password": COORDINATOR_PASSWORD, "csrf_token": token},
+    )
+    assert response.status_code == 303, response.text
+    return client

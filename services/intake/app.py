@@ -2,7 +2,12 @@
 
 from pathlib import Path
 
-from services.intake import api, models
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from services.intake import api, mail, models
+from services.intake.auth.routes import router as auth_router
+from services.intake.web import apply, coordinator
+from services.intake.web.errors import html_error_page
 from shared.service import ServiceDefinition
 
 DEFINITION = ServiceDefinition(
@@ -13,6 +18,8 @@ DEFINITION = ServiceDefinition(
     outbox_table=models.outbox,
     inbox_table=models.inbox,
     migrations_dir=Path(__file__).parent / "migrations",
-    routers=[api.router],
+    routers=[api.router, auth_router, apply.router, coordinator.router, mail.router],
+    exception_handlers={StarletteHTTPException: html_error_page},
+    workers=[mail.mail_worker],
     static_dir=Path(__file__).parent / "web" / "static",
 )

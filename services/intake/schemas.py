@@ -58,7 +58,7 @@ class ProfileIn(Strict):
     )
     education_field: str | None = Field(default=None, pattern=r"^\d{2,4}$")
     languages: tuple[LanguageSkill, ...] = Field(min_length=1, max_length=12)
-    region: str | None = Field(default=None, max_length=8)
+    region: str = Field(min_length=2, max_length=8, description="Finnish region code")
     remote_ok: bool = True
     topics: tuple[Annotated[str, StringConstraints(pattern=r"^[a-z_]{2,40}$")], ...] = ()
     capacity: int = Field(default=1, ge=1, le=5)
@@ -85,6 +85,8 @@ class ApplicationCreate(Strict):
     def _consistent(self) -> ApplicationCreate:
         if self.role is Role.MENTEE and self.profile.capacity != 1:
             raise ValueError("profile.capacity: only mentors take more than one mentee")
+        if self.role is Role.MENTOR and not self.profile.employer:
+            raise ValueError("profile.employer: a mentor names her employer")
         if self.background is not None and not self.consents.background:
             raise ValueError("background: asked only with consents.background")
         return self

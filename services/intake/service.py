@@ -17,10 +17,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.intake import models as m
 from services.intake.crypto import PersonalDataVault
 from services.intake.domain import ScreeningInput, Status, screen
+from services.intake.mail import enqueue_mail
 from services.intake.schemas import CONSENT_VERSION, ApplicationCreate, ApplicationPublic
 from shared.clock import Clock
 from shared.envelope import Envelope
-from shared.events import ApplicationReceived, ApplicationScreened, CycleOpened, MatchingProfile
+from shared.events import (
+    ApplicationReceived,
+    ApplicationScreened,
+    CycleOpened,
+    MatchingProfile,
+    Role,
+)
 from shared.outbox import Outbox
 
 
@@ -169,6 +176,22 @@ async def submit_application(
         session,
         Envelope.wrap(screened, organisation_id=organisation_id, clock=clock, caused_by=received),
     )
+    programme_name = await session.scalar(
+        sa.select(m.programmes.c.name).where(m.programmes.c.id == cycle.programme_id)
+    )
+    await enqueue_mail(
+        session,
+        organisation_id=organisation_id,
+        person_id=person_id,
+        template="application_received",
+        context={
+            "cycle_name": cycle.name,
+            "programme_name": programme_name,
+            "role": request.role.value,
+            "applications_close": cycle.applications_close,
+        },
+        clock=clock,
+    )
     return ApplicationPublic(
         application_id=application_id, person_id=person_id, status=status.value
     )
@@ -291,5 +314,79 @@ async def open_cycle(
         starts_on=starts_on,
         ends_on=ends_on,
     )
-    await outbox.add(session, Envelope.wrap(event, organisation_id=organisation_id, clock=clock))
+    opened = Envelope.wrap(event, organisation_id=organisation_id, clock=clock)
+    await outbox.add(session, opened)
+    await roll_over_waitlisted(
+        session,
+        cycle_id=cycle_id,
+        programme_id=programme_id,
+        outbox=outbox,
+        clock=clock,
+        caused_by=opened,
+    )
     return cycle_id
+
+
+async def roll_over_waitlisted(
+    session: AsyncSession,
+    *,
+    cycle_id: UUID,
+    programme_id: UUID,
+    outbox: Outbox,
+    clock: Clock,
+    caused_by: Envelope,
+) -> int:
+    """Waitlisted applicants of the programme who consented join the new cycle, screened."""
+    a, c, consent = m.applications, m.cycles, m.consents
+    already = sa.select(a.c.rolled_over_from).where(a.c.rolled_over_from.is_not(None))
+    candidates = (
+        await session.execute(
+            sa.select(a)
+            .join(c, c.c.id == a.c.cycle_id)
+            .join(consent, consent.c.person_id == a.c.person_id)
+            .where(
+                c.c.programme_id == programme_id,
+                c.c.id != cycle_id,
+                a.c.status == Status.WAITLISTED.value,
+                consent.c.purpose == "rollover",
+                consent.c.withdrawn_at.is_(None),
+                a.c.id.not_in(already),
+            )
+        )
+    ).all()
+    now = clock.now()
+    for old in candidates:
+        new_id = uuid4()
+        await session.execute(
+            a.insert().values(
+                id=new_id,
+                organisation_id=old.organisation_id,
+                cycle_id=cycle_id,
+                person_id=old.person_id,
+                role=old.role,
+                status=Status.ELIGIBLE.value,
+                profile=old.profile,
+                submitted_at=now,
+                updated_at=now,
+                screening_reasons=[],
+                screening_notes=[*old.screening_notes, "rolled_over"],
+                rolled_over_from=old.id,
+            )
+        )
+        await _record_transition(
+            session, new_id, None, Status.ELIGIBLE, "system", ("rolled_over",), now
+        )
+        received = ApplicationReceived(
+            application_id=new_id,
+            person_id=old.person_id,
+            cycle_id=cycle_id,
+            role=Role(old.role),
+            submitted_at=now,
+        )
+        await outbox.add(
+            session,
+            Envelope.wrap(
+                received, organisation_id=old.organisation_id, clock=clock, caused_by=caused_by
+            ),
+        )
+    return len(candidates)

@@ -28,11 +28,12 @@ def payload(**overrides: Any) -> dict[str, Any]:
             "education_level": 7,
             "education_field": "0613",
             "languages": [{"language": "fi", "level": "B1"}, {"language": "en", "level": "C1"}],
-            "region": "FI-01",
+            "region": "01",
             "topics": ["cv", "networking"],
             "capacity": 1,
             "goals": "Työ ohjelmistoalalta",
         },
+        "consents": {"processing": True},
     }
     for key, value in overrides.items():
         section, _, name = key.partition("__")
@@ -58,7 +59,7 @@ def test_accepts_a_valid_payload() -> None:
 
 
 def test_accepts_a_mentor_with_several_places_and_no_phone() -> None:
-    data = payload(role="mentor", profile__capacity=3)
+    data = payload(role="mentor", profile__capacity=3, profile__employer="Kone Oyj")
     del data["contact"]["phone"]
     app = ApplicationCreate.model_validate(data)
     assert app.role is Role.MENTOR
@@ -135,3 +136,19 @@ def test_rejects_a_blank_name() -> None:
 def test_rejects_out_of_range_values(key: str, value: Any, loc: tuple[Any, ...]) -> None:
     error = rejected(payload(**{"role": "mentor", key: value}))
     assert error.errors()[0]["loc"] == loc
+
+
+def test_a_mentor_names_her_employer() -> None:
+    error = rejected(payload(role="mentor", profile__capacity=2))
+    assert "profile.employer" in str(error)
+
+
+def test_processing_consent_is_required_and_background_needs_its_consent() -> None:
+    data = payload()
+    data["consents"] = {"processing": False}
+    assert "consents" in str(rejected(data))
+    data = payload()
+    data["background"] = {"immigrant_background": True, "country_of_origin": "SY"}
+    assert "background" in str(rejected(data))
+    data["consents"] = {"processing": True, "background": True}
+    assert ApplicationCreate.model_validate(data).background is not None

@@ -175,7 +175,10 @@ def test_settings_are_frozen() -> None:
 
 @pytest.mark.parametrize(
     ("variable", "value"),
-    [("WOMENTO_MAIL_BACKEND", "mailbox"), ("WOMENTO_PUBLIC_BASE_URL", "http://womento.example.org")],
+    [
+        ("WOMENTO_MAIL_BACKEND", "mailbox"),
+        ("WOMENTO_PUBLIC_BASE_URL", "http://womento.example.org"),
+    ],
 )
 def test_production_refuses_the_mailbox_and_plain_http(
     monkeypatch: pytest.MonkeyPatch, variable: str, value: str

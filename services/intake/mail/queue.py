@@ -1,0 +1,70 @@
+"""Queueing an e-mail in the caller's transaction."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from uuid import UUID, uuid4
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.intake import models as m
+from services.intake.mail.render import mail_language, render_mail
+from services.intake.mail.tables import mail_queue
+from shared.clock import Clock
+
+NOTIFY_CHANNEL = "womento_mail"
+
+# Stands in for the recipient when a mail is checked at enqueue time (the real details are
+# read and decrypted only when the mail is sent).
+_PROBE_RECIPIENT = {"given_name": "Probe", "family_name": "Probe", "email": "probe@example.org"}
+
+
+async def enqueue_mail(
+    session: AsyncSession,
+    *,
+    organisation_id: UUID,
+    person_id: UUID,
+    template: str,
+    context: dict[str, Any],
+    clock: Clock,
+) -> UUID:
+    """Queue `template` for `person_id`, to be sent after the caller's transaction commits.
+
+    Writes through the caller's session and never commits: the mail is queued if and only
+    if the state change that causes it commits. `context` holds ids, codes, dates and cycle
+    or programme names only (stored as JSON; dates and UUIDs become strings); the
+    recipient's name and address are read from their encrypted details when the mail is
+    sent. The mail is rendered once here with a stand-in recipient, so an unknown template
+    or a missing context key fails the caller's transaction instead of a later send.
+    Returns the mail id (the Message-ID's local part).
+    """
+    language = await session.scalar(
+        sa.select(m.people.c.language).where(
+            m.people.c.id == person_id, m.people.c.organisation_id == organisation_id
+        )
+    )
+    if language is None:
+        raise ValueError(f"no person {person_id} in organisation {organisation_id}")
+    language = mail_language(language)
+    context = json.loads(json.dumps(context, default=str))  # dates and ids as ISO strings
+    render_mail(template, language, _PROBE_RECIPIENT, context)
+    mail_id = uuid4()
+    now = clock.now()
+    await session.execute(
+        mail_queue.insert().values(
+            id=mail_id,
+            organisation_id=organisation_id,
+            person_id=person_id,
+            template=template,
+            language=language,
+            context=context,
+            status="queued",
+            attempts=0,
+            not_before=now,
+            created_at=now,
+        )
+    )
+    await session.execute(sa.select(sa.func.pg_notify(NOTIFY_CHANNEL, "")))
+    return mail_id
