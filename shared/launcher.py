@@ -421,16 +421,21 @@ def main() -> int:
                 service.start(wait=False)
             for service in services:
                 service.wait_ready(120)
-            subprocess.run(
+            seeded = subprocess.run(
                 [sys.executable, "-m", "services.intake.seed"],
                 env={**os.environ, **env},
                 cwd=ROOT,
                 check=True,
+                capture_output=True,
+                text=True,
             )
+            print(seeded.stdout, end="", flush=True)
             intake = services[0]
             print(
                 f"\nWomento is running.\n"
                 f"  UI / API:    {intake.base_url}   (API docs: {intake.base_url}/docs)\n"
+                f"  coordinator: {intake.base_url}/login   (demo login printed above)\n"
+                f"  mailbox:     {intake.base_url}/dev/mailbox   (e-mail sent in development)\n"
                 f"  services:    "
                 + ", ".join(f"{s.name} {s.base_url}" for s in services)
                 + f"\n  NATS:        {nats_url}\n  PostgreSQL:  {database_url}\n"

@@ -11,8 +11,10 @@ import asyncpg
 import httpx
 from nats.js import JetStreamContext
 
+from services.intake import cycles
 from services.intake import models as intake_models
 from services.intake import service as intake_service
+from services.intake.domain import CycleDates, CycleStatus
 from shared.clock import SystemClock
 from shared.db import make_engine, make_sessionmaker
 from shared.envelope import Envelope
@@ -32,19 +34,27 @@ async def open_cycle(database_url: str) -> tuple[UUID, UUID]:
             org = await intake_service.create_organisation(
                 session, name="Test NGO", slug=f"test-{uuid4().hex[:8]}", clock=clock
             )
-            programme = await intake_service.create_programme(
+            programme = await cycles.create_programme(
                 session, organisation_id=org, name="Career mentoring"
             )
             today = clock.now().date()
-            cycle = await intake_service.open_cycle(
+            cycle = await cycles.create_cycle(
                 session,
                 organisation_id=org,
                 programme_id=programme,
                 name="Test cycle",
-                applications_open=today - timedelta(days=1),
-                applications_close=today + timedelta(days=30),
-                starts_on=today + timedelta(days=45),
-                ends_on=today + timedelta(days=290),
+                dates=CycleDates(
+                    applications_open=today - timedelta(days=1),
+                    applications_close=today + timedelta(days=30),
+                    starts_on=today + timedelta(days=45),
+                    ends_on=today + timedelta(days=290),
+                ),
+            )
+            await cycles.advance_cycle(
+                session,
+                organisation_id=org,
+                cycle_id=cycle,
+                to=CycleStatus.OPEN,
                 outbox=Outbox(service="intake", table=intake_models.outbox),
                 clock=clock,
             )

@@ -6,7 +6,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from services.intake import api, mail, models
 from services.intake.auth.routes import router as auth_router
-from services.intake.web import apply, coordinator
+from services.intake.web import apply, coordinator, cycles
 from services.intake.web.errors import html_error_page
 from shared.service import ServiceDefinition
 
@@ -18,7 +18,14 @@ DEFINITION = ServiceDefinition(
     outbox_table=models.outbox,
     inbox_table=models.inbox,
     migrations_dir=Path(__file__).parent / "migrations",
-    routers=[api.router, auth_router, apply.router, coordinator.router, mail.router],
+    routers=[
+        api.router,
+        auth_router,
+        apply.router,
+        cycles.router,
+        coordinator.router,
+        mail.router,
+    ],
     exception_handlers={StarletteHTTPException: html_error_page},
     workers=[mail.mail_worker],
     static_dir=Path(__file__).parent / "web" / "static",

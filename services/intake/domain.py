@@ -6,7 +6,9 @@ unit-test and read in one place.
 
 from __future__ import annotations
 
+from calendar import monthrange
 from dataclasses import dataclass
+from datetime import date, timedelta
 from enum import StrEnum
 
 from shared.events import Cefr, LanguageSkill, Role
@@ -117,3 +119,63 @@ def screen(application: ScreeningInput, *, current_year: int) -> Screening:
     elif application.immigrant_background is None:
         notes.append("background_not_asked")
     return Screening(eligible=not reasons, reasons=tuple(reasons), notes=tuple(notes))
+
+
+class CycleStatus(StrEnum):
+    DRAFT = "draft"
+    OPEN = "open"
+    SCREENING = "screening"
+    MATCHING = "matching"
+    RUNNING = "running"
+    COMPLETED = "completed"
+
+
+CYCLE_ORDER = tuple(CycleStatus)
+
+
+def next_cycle_status(current: CycleStatus) -> CycleStatus | None:
+    """A cycle moves forward one step at a time (DESIGN.md: draft → open → ... → completed)."""
+    index = CYCLE_ORDER.index(current)
+    return CYCLE_ORDER[index + 1] if index + 1 < len(CYCLE_ORDER) else None
+
+
+@dataclass(frozen=True)
+class CycleDates:
+    applications_open: date
+    applications_close: date
+    starts_on: date
+    ends_on: date
+
+
+def add_months(day: date, months: int) -> date:
+    """The same day `months` later, clamped to the month's end (31 Jan + 1 = 28/29 Feb)."""
+    month_index = day.month - 1 + months
+    year, month = day.year + month_index // 12, month_index % 12 + 1
+    return date(year, month, min(day.day, monthrange(year, month)[1]))
+
+
+def default_cycle_dates(
+    today: date, *, application_months: tuple[int, ...], cycle_months: int
+) -> CycleDates:
+    """The next application window after `today` in one of the programme's months: open the
+    whole month, start on the first day of the month after next, run `cycle_months`."""
+    if not application_months or any(not 1 <= m <= 12 for m in application_months):
+        raise ValueError("application months must be numbers 1-12")
+    candidates = sorted(
+        date(today.year + offset, month, 1) for offset in (0, 1) for month in application_months
+    )
+    opens = next(day for day in candidates if day > today)
+    closes = add_months(opens, 1) - timedelta(days=1)
+    starts = add_months(opens, 2)
+    return CycleDates(opens, closes, starts, add_months(starts, cycle_months) - timedelta(days=1))
+
+
+def check_cycle_dates(dates: CycleDates) -> str | None:
+    """The reason the dates cannot be a cycle, or None."""
+    if dates.applications_open > dates.applications_close:
+        return "close_before_open"
+    if dates.applications_close >= dates.starts_on:
+        return "starts_before_close"
+    if dates.starts_on >= dates.ends_on:
+        return "ends_before_start"
+    return None

@@ -14,10 +14,12 @@ from uuid import UUID
 
 import sqlalchemy as sa
 
+from services.intake import cycles, service
 from services.intake import models as m
-from services.intake import service
 from services.intake.app import DEFINITION
+from services.intake.auth import create_coordinator
 from services.intake.crypto import vault_for
+from services.intake.domain import CycleDates, CycleStatus
 from services.intake.schemas import ApplicationCreate
 from shared.clock import Clock, SystemClock
 from shared.db import make_engine, make_sessionmaker, migrate
@@ -27,6 +29,9 @@ from shared.settings import Settings
 DEMO_ORGANISATION = UUID("00000000-0000-4000-8000-000000000001")
 DEMO_PROGRAMME = UUID("00000000-0000-4000-8000-000000000002")
 DEMO_CYCLE = UUID("00000000-0000-4000-8000-000000000003")
+DEMO_ADMIN_EMAIL = "koordinaattori@example.org"
+DEMO_ADMIN_PASSWORD = "womento-demo-2027"
+"""Development only: `make run` prints these; a real installation creates its own admin."""
 
 GIVEN = [
     "Amina",
@@ -102,7 +107,7 @@ def demo_applications(
         given = rng.choice(MENTOR_GIVEN if mentor else GIVEN)
         family = rng.choice(MENTOR_FAMILY if mentor else FAMILY)
         isco, isced = rng.choice(FIELDS)
-        finnish = rng.choice(["native", "C2"] if mentor else ["A2", "B1", "B1", "B2", "C1"])
+        finnish = rng.choice(["native", "C2"] if mentor else ["A1", "A2", "B1", "B1", "B2", "C1"])
         languages = [{"language": "fi", "level": finnish}]
         languages.append(
             {"language": rng.choice(LANGUAGES), "level": rng.choice(["B2", "C1", "native"])}
@@ -160,7 +165,7 @@ async def seed(settings: Settings, clock: Clock) -> bool:
                 clock=clock,
                 organisation_id=DEMO_ORGANISATION,
             )
-            await service.create_programme(
+            await cycles.create_programme(
                 session,
                 organisation_id=DEMO_ORGANISATION,
                 name="Womento career mentoring",
@@ -168,18 +173,36 @@ async def seed(settings: Settings, clock: Clock) -> bool:
             )
             today = clock.now().date()
             close = today + timedelta(days=30)
-            await service.open_cycle(
+            await cycles.create_cycle(
                 session,
                 organisation_id=DEMO_ORGANISATION,
                 programme_id=DEMO_PROGRAMME,
                 name="Demo cycle",
-                applications_open=today - timedelta(days=14),
-                applications_close=close,
-                starts_on=close + timedelta(days=14),
-                ends_on=close + timedelta(days=14 + 240),
+                dates=CycleDates(
+                    applications_open=today - timedelta(days=14),
+                    applications_close=close,
+                    starts_on=close + timedelta(days=14),
+                    ends_on=close + timedelta(days=14 + 240),
+                ),
+                cycle_id=DEMO_CYCLE,
+            )
+            await cycles.advance_cycle(
+                session,
+                organisation_id=DEMO_ORGANISATION,
+                cycle_id=DEMO_CYCLE,
+                to=CycleStatus.OPEN,
                 outbox=outbox,
                 clock=clock,
-                cycle_id=DEMO_CYCLE,
+            )
+            await create_coordinator(
+                session,
+                organisation_id=DEMO_ORGANISATION,
+                email=DEMO_ADMIN_EMAIL,
+                display_name="Kaisa Koordinaattori",
+                password=DEMO_ADMIN_PASSWORD,
+                role="admin",
+                language="fi",
+                clock=clock,
             )
             for application in demo_applications(DEMO_CYCLE):
                 await service.submit_application(
@@ -198,3 +221,4 @@ async def seed(settings: Settings, clock: Clock) -> bool:
 if __name__ == "__main__":
     created = asyncio.run(seed(Settings(service="intake"), SystemClock()))
     print("demo data created" if created else "demo data already present")
+    print(f"  coordinator login: {DEMO_ADMIN_EMAIL} / {DEMO_ADMIN_PASSWORD}")

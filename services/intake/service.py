@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from datetime import date, datetime
+from datetime import datetime
 from uuid import UUID, uuid4
 
 import sqlalchemy as sa
@@ -21,13 +21,7 @@ from services.intake.mail import enqueue_mail
 from services.intake.schemas import CONSENT_VERSION, ApplicationCreate, ApplicationPublic
 from shared.clock import Clock
 from shared.envelope import Envelope
-from shared.events import (
-    ApplicationReceived,
-    ApplicationScreened,
-    CycleOpened,
-    MatchingProfile,
-    Role,
-)
+from shared.events import ApplicationReceived, ApplicationScreened, MatchingProfile
 from shared.outbox import Outbox
 
 
@@ -148,8 +142,8 @@ async def submit_application(
             screening_notes=list(screening.notes),
         )
     )
-    await _record_transition(session, application_id, None, Status.SUBMITTED, "applicant", (), now)
-    await _record_transition(
+    await record_transition(session, application_id, None, Status.SUBMITTED, "applicant", (), now)
+    await record_transition(
         session, application_id, Status.SUBMITTED, status, "system", screening.reasons, now
     )
     organisation_id = cycle.organisation_id
@@ -216,7 +210,7 @@ def matching_profile(request: ApplicationCreate, secret_key: str) -> MatchingPro
     )
 
 
-async def _record_transition(
+async def record_transition(
     session: AsyncSession,
     application_id: UUID,
     from_status: Status | None,
@@ -252,141 +246,3 @@ async def create_organisation(
         )
     )
     return organisation_id
-
-
-async def create_programme(
-    session: AsyncSession, *, organisation_id: UUID, name: str, programme_id: UUID | None = None
-) -> UUID:
-    programme_id = programme_id or uuid4()
-    settings = {
-        "languages": ["fi", "en", "sv"],
-        "cycle_months": 8,
-        "group_meetings": 4,
-        "pair_meeting_cadence_days": 31,
-        "application_months": [1, 8],
-    }
-    await session.execute(
-        m.programmes.insert().values(
-            id=programme_id, organisation_id=organisation_id, name=name, settings=settings
-        )
-    )
-    return programme_id
-
-
-async def open_cycle(
-    session: AsyncSession,
-    *,
-    organisation_id: UUID,
-    programme_id: UUID,
-    name: str,
-    applications_open: date,
-    applications_close: date,
-    starts_on: date,
-    ends_on: date,
-    outbox: Outbox,
-    clock: Clock,
-    cycle_id: UUID | None = None,
-) -> UUID:
-    """Create a cycle that takes applications now, and stage `CycleOpened`."""
-    if not applications_open <= applications_close < starts_on < ends_on:
-        raise Problem(
-            422, ("applications_close",), "dates must run open <= close < start < end", "dates"
-        )
-    cycle_id = cycle_id or uuid4()
-    await session.execute(
-        m.cycles.insert().values(
-            id=cycle_id,
-            organisation_id=organisation_id,
-            programme_id=programme_id,
-            name=name,
-            status="open",
-            applications_open=applications_open,
-            applications_close=applications_close,
-            starts_on=starts_on,
-            ends_on=ends_on,
-        )
-    )
-    event = CycleOpened(
-        cycle_id=cycle_id,
-        programme_id=programme_id,
-        applications_open=applications_open,
-        applications_close=applications_close,
-        starts_on=starts_on,
-        ends_on=ends_on,
-    )
-    opened = Envelope.wrap(event, organisation_id=organisation_id, clock=clock)
-    await outbox.add(session, opened)
-    await roll_over_waitlisted(
-        session,
-        cycle_id=cycle_id,
-        programme_id=programme_id,
-        outbox=outbox,
-        clock=clock,
-        caused_by=opened,
-    )
-    return cycle_id
-
-
-async def roll_over_waitlisted(
-    session: AsyncSession,
-    *,
-    cycle_id: UUID,
-    programme_id: UUID,
-    outbox: Outbox,
-    clock: Clock,
-    caused_by: Envelope,
-) -> int:
-    """Waitlisted applicants of the programme who consented join the new cycle, screened."""
-    a, c, consent = m.applications, m.cycles, m.consents
-    already = sa.select(a.c.rolled_over_from).where(a.c.rolled_over_from.is_not(None))
-    candidates = (
-        await session.execute(
-            sa.select(a)
-            .join(c, c.c.id == a.c.cycle_id)
-            .join(consent, consent.c.person_id == a.c.person_id)
-            .where(
-                c.c.programme_id == programme_id,
-                c.c.id != cycle_id,
-                a.c.status == Status.WAITLISTED.value,
-                consent.c.purpose == "rollover",
-                consent.c.withdrawn_at.is_(None),
-                a.c.id.not_in(already),
-            )
-        )
-    ).all()
-    now = clock.now()
-    for old in candidates:
-        new_id = uuid4()
-        await session.execute(
-            a.insert().values(
-                id=new_id,
-                organisation_id=old.organisation_id,
-                cycle_id=cycle_id,
-                person_id=old.person_id,
-                role=old.role,
-                status=Status.ELIGIBLE.value,
-                profile=old.profile,
-                submitted_at=now,
-                updated_at=now,
-                screening_reasons=[],
-                screening_notes=[*old.screening_notes, "rolled_over"],
-                rolled_over_from=old.id,
-            )
-        )
-        await _record_transition(
-            session, new_id, None, Status.ELIGIBLE, "system", ("rolled_over",), now
-        )
-        received = ApplicationReceived(
-            application_id=new_id,
-            person_id=old.person_id,
-            cycle_id=cycle_id,
-            role=Role(old.role),
-            submitted_at=now,
-        )
-        await outbox.add(
-            session,
-            Envelope.wrap(
-                received, organisation_id=old.organisation_id, clock=clock, caused_by=caused_by
-            ),
-        )
-    return len(candidates)

@@ -159,7 +159,7 @@ async def assert_delivered_once(
 async def test_confirmation_in_finnish_reaches_the_smtp_server_once(stack, db, smtp) -> None:
     smtp.start()
     base = start_intake_with_smtp(stack, smtp)
-    organisation_id, cycle_id = await open_cycle(stack.database_url)
+    _organisation_id, cycle_id = await open_cycle(stack.database_url)
     person_id, email = await applicant(base, cycle_id, "fi")
 
     mail_id = await confirmation_of(db, person_id)
@@ -176,7 +176,7 @@ async def test_confirmation_in_finnish_reaches_the_smtp_server_once(stack, db, s
 async def test_confirmation_in_english_reaches_the_smtp_server_once(stack, db, smtp) -> None:
     smtp.start()
     base = start_intake_with_smtp(stack, smtp)
-    organisation_id, cycle_id = await open_cycle(stack.database_url)
+    _organisation_id, cycle_id = await open_cycle(stack.database_url)
     person_id, email = await applicant(base, cycle_id, "en")
 
     mail_id = await confirmation_of(db, person_id)
@@ -192,7 +192,7 @@ async def test_confirmation_in_english_reaches_the_smtp_server_once(stack, db, s
 
 async def test_smtp_server_down_keeps_the_mail_queued_until_it_comes_up(stack, db, smtp) -> None:
     base = start_intake_with_smtp(stack, smtp, WOMENTO_MAIL_RETRY_SECONDS="1")
-    organisation_id, cycle_id = await open_cycle(stack.database_url)
+    _organisation_id, cycle_id = await open_cycle(stack.database_url)
     person_id, email = await applicant(base, cycle_id, "fi")
 
     mail_id = await confirmation_of(db, person_id)
@@ -219,7 +219,7 @@ async def test_smtp_server_down_keeps_the_mail_queued_until_it_comes_up(stack, d
 async def test_mailbox_backend_shows_the_message_on_the_dev_pages(stack, db) -> None:
     stack.start("intake")  # the test environment's default backend: the mailbox
     base = stack["intake"].base_url
-    organisation_id, cycle_id = await open_cycle(stack.database_url)
+    _organisation_id, cycle_id = await open_cycle(stack.database_url)
     person_id, email = await applicant(base, cycle_id, "fi")
 
     mail_id = await confirmation_of(db, person_id)
@@ -268,7 +268,7 @@ async def test_mail_to_an_erased_person_is_not_sent_and_fails(stack, db, smtp) -
     smtp.start()
     base = start_intake_with_smtp(stack, smtp)
     organisation_id, cycle_id = await open_cycle(stack.database_url)
-    erased_id, erased_email = await applicant(base, cycle_id, "fi")
+    erased_id, _erased_email = await applicant(base, cycle_id, "fi")
     kept_id, kept_email = await applicant(base, cycle_id, "en")
     await db.execute("UPDATE intake.people SET wrapped_key = NULL WHERE id = $1", erased_id)
 
@@ -284,7 +284,7 @@ async def test_mail_to_an_erased_person_is_not_sent_and_fails(stack, db, smtp) -
 
 async def test_mail_fails_for_good_after_eight_attempts(stack, db, smtp) -> None:
     base = start_intake_with_smtp(stack, smtp, WOMENTO_MAIL_RETRY_SECONDS="0.01")
-    organisation_id, cycle_id = await open_cycle(stack.database_url)
+    _organisation_id, cycle_id = await open_cycle(stack.database_url)
     person_id, _ = await applicant(base, cycle_id, "fi")
 
     mail_id = await confirmation_of(db, person_id)

@@ -104,3 +104,68 @@ def test_withdrawal_is_possible_until_the_end_and_final_states_are_final() -> No
             assert targets == frozenset()
         else:
             assert Status.WITHDRAWN in targets
+
+
+def test_default_cycle_takes_the_next_application_month() -> None:
+    from datetime import date
+
+    from services.intake.domain import default_cycle_dates
+
+    dates = default_cycle_dates(date(2026, 11, 26), application_months=(1, 8), cycle_months=8)
+    assert dates.applications_open == date(2027, 1, 1)
+    assert dates.applications_close == date(2027, 1, 31)
+    assert dates.starts_on == date(2027, 3, 1)
+    assert dates.ends_on == date(2027, 10, 31)
+    summer = default_cycle_dates(date(2027, 1, 1), application_months=(1, 8), cycle_months=8)
+    assert summer.applications_open == date(2027, 8, 1)
+    assert summer.ends_on == date(2028, 5, 31)
+
+
+def test_month_arithmetic_clamps_to_the_month_end() -> None:
+    from datetime import date
+
+    from services.intake.domain import add_months
+
+    assert add_months(date(2027, 1, 31), 1) == date(2027, 2, 28)
+    assert add_months(date(2028, 1, 31), 1) == date(2028, 2, 29)
+    assert add_months(date(2027, 11, 15), 3) == date(2028, 2, 15)
+
+
+def test_cycle_dates_must_follow_each_other() -> None:
+    from datetime import date
+
+    from services.intake.domain import CycleDates, check_cycle_dates
+
+    d = date
+    assert (
+        check_cycle_dates(CycleDates(d(2027, 1, 1), d(2027, 1, 31), d(2027, 3, 1), d(2027, 10, 31)))
+        is None
+    )
+    assert (
+        check_cycle_dates(CycleDates(d(2027, 2, 1), d(2027, 1, 31), d(2027, 3, 1), d(2027, 10, 31)))
+        == "close_before_open"
+    )
+    assert (
+        check_cycle_dates(CycleDates(d(2027, 1, 1), d(2027, 3, 1), d(2027, 3, 1), d(2027, 10, 31)))
+        == "starts_before_close"
+    )
+    assert (
+        check_cycle_dates(CycleDates(d(2027, 1, 1), d(2027, 1, 31), d(2027, 3, 1), d(2027, 3, 1)))
+        == "ends_before_start"
+    )
+
+
+def test_a_cycle_steps_forward_to_completed() -> None:
+    from services.intake.domain import CycleStatus, next_cycle_status
+
+    seen = [CycleStatus.DRAFT]
+    while (step := next_cycle_status(seen[-1])) is not None:
+        seen.append(step)
+    assert [s.value for s in seen] == [
+        "draft",
+        "open",
+        "screening",
+        "matching",
+        "running",
+        "completed",
+    ]

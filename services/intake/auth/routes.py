@@ -4,16 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import RedirectResponse
 from starlette.responses import Response
 
 from services.intake.auth.deps import (
-    DEFAULT_NEXT,
     LOGIN_PATH,
     SESSION_COOKIE,
-    CurrentCoordinator,
     safe_next,
 )
 from services.intake.auth.service import (
@@ -25,11 +22,10 @@ from services.intake.auth.service import (
     resume_session,
     start_session,
 )
-from services.intake.models import organisations
 from services.intake.web.csrf import verify_csrf
 from services.intake.web.i18n import LANG_COOKIE, negotiate, text
 from services.intake.web.render import finish, page, secure_cookies
-from shared.service import RuntimeDep, SessionDep
+from shared.service import RuntimeDep
 
 router = APIRouter(dependencies=[Depends(verify_csrf)], include_in_schema=False)
 
@@ -181,15 +177,3 @@ async def logout(request: Request, rt: RuntimeDep) -> Response:
     )
     finish(request, response)
     return response
-
-
-@router.get(DEFAULT_NEXT)
-async def dashboard(
-    request: Request, coordinator: CurrentCoordinator, session: SessionDep
-) -> Response:
-    organisation_name = await session.scalar(
-        sa.select(organisations.c.name).where(organisations.c.id == coordinator.organisation_id)
-    )
-    return _no_store(
-        page(request, "auth/dashboard.html", {"organisation_name": organisation_name or ""})
-    )

@@ -40,6 +40,8 @@ def page(
         },
         status_code=status,
     )
+    if getattr(request.state, "coordinator", None) is not None:
+        response.headers["Cache-Control"] = "no-store"  # personal data: never cached
     finish(request, response)
     return response
 
