@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
+from services.intake import reference
 from shared.events import IscoCode, LanguageSkill, Role
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
@@ -28,7 +38,20 @@ class ContactDetails(Strict):
     language: Literal["fi", "en", "sv"] = "fi"
 
 
-CountryCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
+def _known(check: Callable[[str], bool], what: str) -> Callable[[str], str]:
+    def validate(code: str) -> str:
+        if not check(code):
+            raise ValueError(f"unknown {what} code {code!r}")
+        return code
+
+    return validate
+
+
+CountryCode = Annotated[
+    str,
+    StringConstraints(pattern=r"^[A-Z]{2}$"),
+    AfterValidator(_known(reference.is_country, "country")),
+]
 Availability = Literal["weekday_daytime", "weekday_evening", "weekend"]
 CONSENT_VERSION = "2026-11"
 """Version of the consent texts; a change to their wording gets a new version."""
@@ -67,6 +90,39 @@ class ProfileIn(Strict):
     education_country: CountryCode | None = None
     municipality: Annotated[str, StringConstraints(pattern=r"^\d{3}$")] | None = None
     availability: tuple[Availability, ...] = ()
+
+    @field_validator("isco_code")
+    @classmethod
+    def _isco_unit(cls, code: str) -> str:
+        if not reference.is_isco_unit(code):
+            raise ValueError(f"{code!r} is not an ISCO-08 unit group (4 digits)")
+        return code
+
+    @field_validator("education_field")
+    @classmethod
+    def _isced_field(cls, code: str | None) -> str | None:
+        if code is not None and not (
+            reference.is_isced_field(code) or reference.is_isced_field(code[:3])
+        ):
+            raise ValueError(f"unknown ISCED-F field {code!r}")
+        return code
+
+    @field_validator("region")
+    @classmethod
+    def _region(cls, code: str) -> str:
+        return _known(reference.is_region, "region")(code)
+
+    @field_validator("municipality")
+    @classmethod
+    def _municipality(cls, code: str | None) -> str | None:
+        return None if code is None else _known(reference.is_municipality, "municipality")(code)
+
+    @field_validator("languages")
+    @classmethod
+    def _languages(cls, skills: tuple[LanguageSkill, ...]) -> tuple[LanguageSkill, ...]:
+        for skill in skills:
+            _known(reference.is_language, "language")(skill.language)
+        return skills
 
 
 class ApplicationCreate(Strict):

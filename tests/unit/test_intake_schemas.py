@@ -152,3 +152,26 @@ def test_processing_consent_is_required_and_background_needs_its_consent() -> No
     assert "background" in str(rejected(data))
     data["consents"] = {"processing": True, "background": True}
     assert ApplicationCreate.model_validate(data).background is not None
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "field"),
+    [
+        ("profile__isco_code", "9999", "isco_code"),
+        ("profile__isco_code", "214", "isco_code"),
+        ("profile__region", "99", "region"),
+        ("profile__municipality", "000", "municipality"),
+        ("profile__education_country", "QQ", "education_country"),
+        ("profile__education_field", "0999", "education_field"),
+        (
+            "profile__languages",
+            [{"language": "fi", "level": "B1"}, {"language": "zz", "level": "A1"}],
+            "languages",
+        ),
+    ],
+)
+def test_codes_must_exist_in_the_shipped_reference_data(
+    key: str, value: object, field: str
+) -> None:
+    error = rejected(payload(**{key: value}))
+    assert any(field in (str(part) for part in e["loc"]) for e in error.errors())
