@@ -34,6 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from shared import faults
 from shared.bus import EventConsumer, Subscription, ensure_streams, make_broker
 from shared.clock import Clock, SystemClock
+from shared.commands import CommandResponder, CommandRoute
 from shared.db import make_engine, make_sessionmaker, migrate, migrations_current
 from shared.inbox import Inbox
 from shared.observability import HTTP_DURATION, HTTP_REQUESTS, configure_logging, correlation
@@ -52,6 +53,7 @@ class ServiceDefinition:
     inbox_table: sa.Table
     migrations_dir: Path
     subscriptions: Sequence[Subscription] = ()
+    commands: Sequence[CommandRoute] = ()
     routers: Sequence[APIRouter] = ()
     description: str = ""
     static_dir: Path | None = None
@@ -121,6 +123,15 @@ def build_app(
             inbox=runtime.inbox,
             jetstream=runtime.js,
             settings=settings,
+        ).register(runtime.broker)
+
+    for route in definition.commands:
+        CommandResponder(
+            service=definition.name,
+            route=route,
+            sessionmaker=lambda: runtime.sessionmaker,
+            inbox_table=definition.inbox_table,
+            clock=runtime.clock,
         ).register(runtime.broker)
 
     app = FastAPI(

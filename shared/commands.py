@@ -1,0 +1,209 @@
+"""Commands: imperatives from intake to the service that owns the data, over NATS
+request/reply (not stored in a stream).
+
+- A command is a frozen contract naming its `target` service; its subject is
+  `womento.cmd.<target>.<command>`; it travels in a small envelope with its id and the
+  organisation and correlation ids.
+- The target handles it in one transaction and records the command id with the reply
+  in its inbox, so a retried command (same id, e.g. after a timeout) is answered from the
+  record instead of being applied twice.
+- A refusal (`CommandRejected`) comes back as an error reply naming the problem; a target
+  that is down or slow is `ServiceUnavailable` for the caller after `timeout` seconds,
+  never a hang.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, ClassVar
+from uuid import UUID, uuid4
+
+import sqlalchemy as sa
+from faststream.nats import NatsBroker
+from faststream.nats.annotations import NatsMessage
+from nats.aio.client import Client as NatsClient
+from nats.errors import NoRespondersError
+from nats.errors import TimeoutError as NatsTimeout
+from pydantic import AwareDatetime, BaseModel, ConfigDict, ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from shared.clock import Clock
+from shared.events import Contract
+from shared.observability import correlation
+from shared.subjects import command_subject
+
+log = logging.getLogger(__name__)
+
+
+class Command(Contract):
+    target: ClassVar[str]
+
+    @classmethod
+    def command_name(cls) -> str:
+        return re.sub(r"(?<!^)(?=[A-Z])", "_", cls.__name__).lower()
+
+    @classmethod
+    def subject(cls) -> str:
+        return command_subject(cls.target, cls.command_name())
+
+
+class CommandEnvelope(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: UUID
+    type: str
+    time: AwareDatetime
+    organisationid: UUID
+    correlationid: UUID
+    data: dict[str, Any]
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+    field: str | None = None
+
+
+class Reply(BaseModel):
+    ok: bool
+    data: dict[str, Any] | None = None
+    error: ErrorDetail | None = None
+
+
+class CommandRejected(Exception):
+    """The target refused the command; nothing changed. `field` names the bad input."""
+
+    def __init__(self, code: str, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.code, self.message, self.field = code, message, field
+
+
+class ServiceUnavailable(Exception):
+    """The target service did not answer (down, or slower than the timeout)."""
+
+    def __init__(self, service: str) -> None:
+        super().__init__(f"the {service} service is not answering")
+        self.service = service
+
+
+async def send(
+    nc: NatsClient,
+    command: Command,
+    *,
+    organisation_id: UUID,
+    clock: Clock,
+    wait_seconds: float,
+    correlation_id: UUID | None = None,
+    command_id: UUID | None = None,
+) -> dict[str, Any]:
+    """Send one command and wait for its reply; raises `CommandRejected` or `ServiceUnavailable`."""
+    command_id = command_id or uuid4()
+    envelope = CommandEnvelope(
+        id=command_id,
+        type=command.command_name(),
+        time=clock.now(),
+        organisationid=organisation_id,
+        correlationid=correlation_id or command_id,
+        data=command.model_dump(mode="json"),
+    )
+    try:
+        msg = await nc.request(
+            command.subject(), envelope.model_dump_json().encode(), timeout=wait_seconds
+        )
+    except (NoRespondersError, NatsTimeout, TimeoutError) as exc:
+        raise ServiceUnavailable(command.target) from exc
+    reply = Reply.model_validate_json(msg.data)
+    if not reply.ok:
+        error = reply.error or ErrorDetail(code="unknown", message="the command failed")
+        raise CommandRejected(error.code, error.message, error.field)
+    return reply.data or {}
+
+
+CommandHandler = Callable[[AsyncSession, Any, CommandEnvelope], Awaitable[dict[str, Any]]]
+
+
+@dataclass(frozen=True)
+class CommandRoute:
+    command: type[Command]
+    handler: CommandHandler
+
+
+class CommandResponder:
+    """Answers one command type for the owning service, once per command id."""
+
+    def __init__(
+        self,
+        *,
+        service: str,
+        route: CommandRoute,
+        sessionmaker: Callable[[], async_sessionmaker[AsyncSession]],
+        inbox_table: sa.Table,
+        clock: Clock,
+    ) -> None:
+        self.service, self.route = service, route
+        self.consumer = f"cmd:{route.command.command_name()}"
+        self._sessionmaker, self.inbox, self.clock = sessionmaker, inbox_table, clock
+
+    def register(self, broker: NatsBroker) -> None:
+        async def on_command(msg: NatsMessage) -> bytes:
+            return (await self.handle(msg.raw_message.data)).model_dump_json().encode()
+
+        broker.subscriber(
+            self.route.command.subject(),
+            queue=f"{self.service}-commands",
+            title=self.consumer,
+        )(on_command)
+
+    async def handle(self, raw: bytes) -> Reply:
+        try:
+            envelope = CommandEnvelope.model_validate_json(raw)
+            command = self.route.command.model_validate(envelope.data)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            field = ".".join(str(p) for p in first["loc"]) or None
+            return Reply(
+                ok=False, error=ErrorDetail(code="invalid", message=first["msg"], field=field)
+            )
+        with correlation(envelope.correlationid, envelope.id):
+            try:
+                async with self._sessionmaker()() as session, session.begin():
+                    done = await self._previous(session, envelope.id)
+                    if done is not None:
+                        return Reply(ok=True, data=done)
+                    data = await self.route.handler(session, command, envelope)
+                    await session.execute(
+                        self.inbox.insert().values(
+                            consumer=self.consumer,
+                            event_id=envelope.id,
+                            event_type=envelope.type,
+                            correlation_id=envelope.correlationid,
+                            processed_at=self.clock.now(),
+                            outcome=data,
+                        )
+                    )
+            except CommandRejected as refused:
+                log.info("command refused", extra={"code": refused.code, "field": refused.field})
+                return Reply(
+                    ok=False,
+                    error=ErrorDetail(
+                        code=refused.code, message=refused.message, field=refused.field
+                    ),
+                )
+            except Exception:
+                log.exception("command failed")
+                return Reply(
+                    ok=False, error=ErrorDetail(code="internal", message="the command failed")
+                )
+        log.info("command applied", extra={"command": envelope.type})
+        return Reply(ok=True, data=data)
+
+    async def _previous(self, session: AsyncSession, command_id: UUID) -> dict[str, Any] | None:
+        outcome = await session.scalar(
+            sa.select(self.inbox.c.outcome).where(
+                self.inbox.c.consumer == self.consumer, self.inbox.c.event_id == command_id
+            )
+        )
+        return dict(outcome) if outcome is not None else None
