@@ -6,6 +6,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from services.intake import api, mail, models
 from services.intake.auth.routes import router as auth_router
+from services.intake.imports import router as imports_router
 from services.intake.web import apply, coordinator, cycles
 from services.intake.web.errors import html_error_page
 from shared.service import ServiceDefinition
@@ -25,6 +26,7 @@ DEFINITION = ServiceDefinition(
         cycles.router,
         coordinator.router,
         mail.router,
+        imports_router,
     ],
     exception_handlers={StarletteHTTPException: html_error_page},
     workers=[mail.mail_worker],

@@ -171,7 +171,7 @@ _FOLDED = {field: tuple(fold(name) for name in names) for field, names in NAMES.
 
 
 def _score(field: str, header: str) -> tuple[int, int] | None:
-    """(2 whole header / 1 words inside it, length of the name) or None."""
+    """(2 whole header, or 1 and the length of the name found inside it) or None."""
     folded = fold(header)
     if not folded:
         return None
@@ -179,7 +179,7 @@ def _score(field: str, header: str) -> tuple[int, int] | None:
     padded = f" {folded} "
     for name in _FOLDED[field]:
         if folded == name:
-            score = (2, len(name))
+            score = (2, 0)  # a whole match: between two such columns the first one wins
         elif f" {name} " in padded:
             score = (1, len(name))
         else:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 
 from services.intake import reference
 from shared.events import Cefr
@@ -24,7 +24,7 @@ def fold(text: str) -> str:
     """Casefolded, accents other than ä/ö/å stripped, punctuation to single spaces."""
     text = unicodedata.normalize("NFC", text.casefold())
     kept = "".join(
-        c if c in "äöå" or c.isascii() else _strip_marks(c) for c in text.replace("’", "'")
+        c if c in "äöå" or c.isascii() else _strip_marks(c) for c in text.replace("\u2019", "'")
     )
     return " ".join(re.sub(r"[^\w]+|_", " ", kept).split())
 
@@ -40,15 +40,18 @@ YES = frozenset(
     "hyväksyn hyvaksyn accept accepted samtycker godkänner consent".split()
 )
 NO = frozenset("ei e no n nej nei 0 false epätosi falskt none".split())
+CHECK_MARKS = frozenset({"\u2713", "\u2714", "\u2611", "\u2705"})
 YES_PHRASES = ("i agree", "i consent", "annan suostumukseni", "jag samtycker")
 
 
 def yes_no(text: str) -> bool | None:
     """kyllä/ei, yes/no, ja/nej, x, 1/0, true/false; "Kyllä, annan suostumukseni" too."""
+    if text.strip() in CHECK_MARKS:
+        return True
     value = fold(text)
     if not value:
         return None
-    if value in YES or text.strip() in ("✓", "✔", "☑", "✅"):
+    if value in YES:
         return True
     if value in NO:
         return False
@@ -261,6 +264,8 @@ LEVEL_WORDS: tuple[tuple[int, tuple[str, ...]], ...] = (
     (6, ("kandidaat", "kandidat", "bachelor", "alemp", "amk", "ammattikorkeakoul", "bsc", "ba",
          "yrkeshögskol", "university of applied sciences", "lower university")),
     (5, ("opistoaste", "short cycle", "kortcyklisk")),
+    (3, ("lukio", "ylioppilas", "upper secondary", "high school", "gymnasi", "ammattikoulu",
+         "toinen aste", "vocational school")),
 )  # fmt: skip
 
 
@@ -273,15 +278,15 @@ def education_level(text: str) -> int | None:
     number = re.fullmatch(r"(?:isced\s*)?([0-8])", value)
     if number:
         return int(number.group(1))
+    for code, label in [*reference.isced_levels("fi"), *reference.isced_levels("en")]:
+        if fold(label) == value:
+            return int(code)
     padded = f" {value}"
     for level, starts in LEVEL_WORDS:
         if any(f" {start}" in padded for start in starts if len(start) > 3):
             return level
         if any(word in starts for word in value.split()):
             return level
-    for code, label in [*reference.isced_levels("fi"), *reference.isced_levels("en")]:
-        if fold(label) == value:
-            return int(code)
     raise Unrecognised(text)
 
 
@@ -329,20 +334,27 @@ def occupation(text: str, lang: str = "fi") -> Occupation | None:
     value = text.strip()
     if not value:
         return None
-    code = re.match(r"^\s*(\d{1,4})(?:\s|$|[-–:.,])", value)
+    code = re.match(r"^\s*(\d{1,4})(?:\s|$|[-\u2013:.,])", value)
     if code:
         candidate = code.group(1).zfill(4)
         if reference.is_isco_unit(candidate):
             return Occupation(candidate)
         if value.isdigit():
             raise Unrecognised(text)
-    hits = reference.search_occupations(value, lang, limit=1)
-    if not hits:  # "Software developer at Nokia", "Sairaanhoitaja (AMK)": the title alone
+    hit = _top_hit(value, lang)
+    if hit is None:  # "Software developer at Nokia", "Sairaanhoitaja (AMK)": the title alone
         title = re.split(r"[,(;/]| at | i | hos | in ", value, maxsplit=1)[0].strip()
-        hits = reference.search_occupations(title, lang, limit=1) if title != value else []
-    if not hits:
+        hit = _top_hit(title, lang) if title != value else None
+    if hit is None:
         raise Unrecognised(text)
-    return Occupation(hits[0].isco_code, guessed_from=value, matched_label=hits[0].matched_label)
+    return Occupation(hit[0], guessed_from=value, matched_label=hit[1])
+
+
+@lru_cache(maxsize=4096)
+def _top_hit(title: str, lang: str) -> tuple[str, str] | None:
+    """(ISCO code, matched label) of the search's best hit; files repeat titles, so cached."""
+    hits = reference.search_occupations(title, lang, limit=1)
+    return (hits[0].isco_code, hits[0].matched_label) if hits else None
 
 
 # --- numbers ---------------------------------------------------------------------------------

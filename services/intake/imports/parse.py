@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import zipfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -21,6 +22,8 @@ from typing import Any
 MAX_IMPORT_BYTES = 5_000_000
 """The import's own limit; the app's request limit (`WOMENTO_MAX_REQUEST_BYTES`) may be lower."""
 MAX_ROWS = 5_000
+MAX_SCANNED = 4 * MAX_ROWS
+"""Rows read after the header, empty ones included, before giving up."""
 MAX_COLUMNS = 200
 MAX_CELL_CHARS = 10_000
 DELIMITERS = (",", ";", "\t")
@@ -46,7 +49,7 @@ class ParsedFile:
 
 
 def file_kind(filename: str) -> str | None:
-    """"csv" or "xlsx" by the file name's extension; None for anything else."""
+    """ "csv" or "xlsx" by the file name's extension; None for anything else."""
     suffix = PurePath(filename or "").suffix.lower()
     return suffix[1:] if suffix in EXTENSIONS else None
 
@@ -85,11 +88,9 @@ def sniff_delimiter(text: str) -> str:
     best, best_score = ",", (-1, -1, -1)
     for delimiter in DELIMITERS:
         try:
-            records = [
-                r
-                for _, r in zip(range(_SNIFF_RECORDS), csv.reader(io.StringIO(sample), delimiter))
-                if any(cell.strip() for cell in r)
-            ]
+            reader = csv.reader(io.StringIO(sample), delimiter=delimiter)
+            first = itertools.islice(reader, _SNIFF_RECORDS)
+            records = [r for r in first if r]  # blank lines are []
         except csv.Error:
             continue
         if not records:
@@ -153,7 +154,9 @@ def parse_xlsx(content: bytes) -> ParsedFile:
         sheet = workbook.worksheets[0]
         numbered = (
             (number, [cell_text(v) for v in values])
-            for number, values in enumerate(sheet.iter_rows(values_only=True), start=1)
+            for number, values in enumerate(
+                sheet.iter_rows(values_only=True, max_col=MAX_COLUMNS + 1), start=1
+            )
         )
         try:
             return ParsedFile(*_table(numbered))
@@ -200,7 +203,9 @@ def _table(
     columns = _header(header)
     width = len(columns)
     rows: list[tuple[int, tuple[str, ...]]] = []
-    for number, cells in records:
+    for scanned, (number, cells) in enumerate(records):
+        if scanned > MAX_SCANNED:  # e.g. a sheet of a million empty rows
+            raise ParseError("too_many_rows", limit=MAX_ROWS)
         values = [_clean(c) for c in cells[:width]]
         if not any(values):
             continue

@@ -16,7 +16,7 @@ from uuid import UUID
 from pydantic import ValidationError
 
 from services.intake.imports import normalise as n
-from services.intake.imports.fields import FIELDS, MENTEE_ONLY, MENTOR_ONLY
+from services.intake.imports.fields import FIELDS
 from services.intake.schemas import ApplicationCreate
 from shared.events import Cefr, Role
 

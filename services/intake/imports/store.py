@@ -54,7 +54,9 @@ import_batches = sa.Table(
 )
 
 
-def encrypt_rows(vault: PersonalDataVault, batch_id: UUID, parsed: ParsedFile) -> tuple[bytes, bytes]:
+def encrypt_rows(
+    vault: PersonalDataVault, batch_id: UUID, parsed: ParsedFile
+) -> tuple[bytes, bytes]:
     """(wrapped key, ciphertext) of the rows, bound to the batch id."""
     wrapped_key = vault.new_wrapped_key(batch_id)
     rows = [[number, list(values)] for number, values in parsed.rows]
