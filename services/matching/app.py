@@ -4,7 +4,12 @@ from pathlib import Path
 
 from services.matching import handlers, models
 from shared.bus import Subscription
-from shared.events import ApplicationReceived
+from shared.events import (
+    ApplicantAccepted,
+    ApplicationReceived,
+    ApplicationWithdrawn,
+    CycleOpened,
+)
 from shared.service import ServiceDefinition
 
 DEFINITION = ServiceDefinition(
@@ -15,5 +20,10 @@ DEFINITION = ServiceDefinition(
     outbox_table=models.outbox,
     inbox_table=models.inbox,
     migrations_dir=Path(__file__).parent / "migrations",
-    subscriptions=[Subscription(ApplicationReceived, handlers.on_application_received)],
+    subscriptions=[
+        Subscription(ApplicationReceived, handlers.on_application_received),
+        Subscription(CycleOpened, handlers.on_cycle_opened),
+        Subscription(ApplicantAccepted, handlers.on_applicant_accepted),
+        Subscription(ApplicationWithdrawn, handlers.on_application_withdrawn),
+    ],
 )

@@ -70,7 +70,12 @@ async def test_one_correlation_id_follows_the_request_through_every_service(stac
 
     def processed_lines(name: str) -> list[dict]:
         lines = [json.loads(line) for line in stack.log(name).splitlines() if line.startswith("{")]
-        return [line for line in lines if line["message"] == "event processed"]
+        return [
+            line
+            for line in lines
+            if line["message"] == "event processed"
+            and line.get("type") == "womento.intake.application_received.v1"
+        ]
 
     for name in CONSUMERS:
         lines = await eventually(lambda name=name: processed_lines(name))

@@ -26,10 +26,15 @@ async def test_one_application_yields_one_row_and_one_effect_per_service(stack, 
     assert response.status_code == 201, response.text
     application_id = UUID(response.json()["application_id"])
     assert await count(db, "intake.applications") == 1
-    await eventually(lambda: effects(db, application_id), timeout=20)
+    once_each = {"matching": 1, "scheduling": 1, "feedback": 1}
+
+    async def recorded_everywhere() -> bool:
+        return await effects(db, application_id) == once_each
+
+    await eventually(recorded_everywhere, timeout=20)
     js = nc.jetstream()
     await eventually(lambda: consumers_drained(js))
-    assert await effects(db, application_id) == {"matching": 1, "scheduling": 1, "feedback": 1}
+    assert await effects(db, application_id) == once_each  # and still once after draining
     stream = await js.stream_info("WOMENTO_INTAKE")
     assert stream.state.messages == 3  # CycleOpened, ApplicationReceived, ApplicationScreened
     assert await count(db, "intake.outbox", "published_at IS NULL") == 0
