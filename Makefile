@@ -4,8 +4,11 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
+# axe-core for the browser tests (tests/browser), from the npm registry; reinstalled when the
+# lock file changes. Chromium itself is Debian's (/usr/bin/chromium): .ci/run installs it.
+BROWSER_DEPS := tests/browser/node_modules/.installed-stamp
 
-.PHONY: help setup run test test-fast lint typecheck bench clean distclean
+.PHONY: help setup browser-deps run test test-fast lint typecheck bench clean distclean
 
 help:
 	@echo "make run        start NATS, PostgreSQL, the four services and demo data"
@@ -20,7 +23,18 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[local,test,dev]'
 	@touch $(STAMP)
 
-setup: $(STAMP)
+$(BROWSER_DEPS): tests/browser/package.json tests/browser/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+	  npm ci --prefix tests/browser --no-audit --no-fund && touch $@; \
+	elif [ -n "$$CI" ]; then \
+	  echo "npm is needed for the browser tests (axe-core); install Node.js and npm" >&2; exit 1; \
+	else \
+	  echo "npm not found: the browser tests will be skipped (install Node.js and npm to run them)"; \
+	fi
+
+browser-deps: $(BROWSER_DEPS)
+
+setup: $(STAMP) browser-deps
 
 run: setup
 	$(PY) -m shared.launcher
@@ -40,4 +54,4 @@ clean:
 	rm -rf .state
 
 distclean: clean
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache tests/browser/node_modules

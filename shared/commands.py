@@ -18,7 +18,7 @@ import logging
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar, Literal, Protocol
 from uuid import UUID, uuid4
 
 import sqlalchemy as sa
@@ -27,12 +27,13 @@ from faststream.nats.annotations import NatsMessage
 from nats.aio.client import Client as NatsClient
 from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeout
-from pydantic import AwareDatetime, BaseModel, ConfigDict, ValidationError
+from pydantic import AwareDatetime, BaseModel, ConfigDict, StringConstraints, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.clock import Clock
 from shared.events import Contract
 from shared.observability import correlation
+from shared.outbox import Outbox
 from shared.subjects import command_subject
 
 log = logging.getLogger(__name__)
@@ -122,7 +123,16 @@ async def send(
     return reply.data or {}
 
 
-CommandHandler = Callable[[AsyncSession, Any, CommandEnvelope], Awaitable[dict[str, Any]]]
+class CommandContext(Protocol):
+    """What a command handler may use besides its session: the service's outbox and clock."""
+
+    outbox: Outbox
+    clock: Clock
+
+
+CommandHandler = Callable[
+    [AsyncSession, Any, CommandEnvelope, CommandContext], Awaitable[dict[str, Any]]
+]
 
 
 @dataclass(frozen=True)
@@ -141,11 +151,11 @@ class CommandResponder:
         route: CommandRoute,
         sessionmaker: Callable[[], async_sessionmaker[AsyncSession]],
         inbox_table: sa.Table,
-        clock: Clock,
+        context: CommandContext,
     ) -> None:
         self.service, self.route = service, route
         self.consumer = f"cmd:{route.command.command_name()}"
-        self._sessionmaker, self.inbox, self.clock = sessionmaker, inbox_table, clock
+        self._sessionmaker, self.inbox, self.context = sessionmaker, inbox_table, context
 
     def register(self, broker: NatsBroker) -> None:
         async def on_command(msg: NatsMessage) -> bytes:
@@ -173,14 +183,14 @@ class CommandResponder:
                     done = await self._previous(session, envelope.id)
                     if done is not None:
                         return Reply(ok=True, data=done)
-                    data = await self.route.handler(session, command, envelope)
+                    data = await self.route.handler(session, command, envelope, self.context)
                     await session.execute(
                         self.inbox.insert().values(
                             consumer=self.consumer,
                             event_id=envelope.id,
                             event_type=envelope.type,
                             correlation_id=envelope.correlationid,
-                            processed_at=self.clock.now(),
+                            processed_at=self.context.clock.now(),
                             outcome=data,
                         )
                     )
@@ -207,3 +217,47 @@ class CommandResponder:
             )
         )
         return dict(outcome) if outcome is not None else None
+
+
+# --- matching -------------------------------------------------------------------------
+
+MatchMode = Literal["best_total_fit", "most_matched"]
+
+
+class MatchingCommand(Command):
+    target: ClassVar[str] = "matching"
+
+
+class ProposeMatches(MatchingCommand):
+    """Match the cycle's whole cohort now; replaces the cycle's earlier proposal."""
+
+    cycle_id: UUID
+    mode: MatchMode = "best_total_fit"
+    weights: dict[str, float] | None = None
+
+
+class SetPairConstraint(MatchingCommand):
+    """Lock a pair (always made), exclude it (never made), or clear what was set."""
+
+    cycle_id: UUID
+    mentee_id: UUID
+    mentor_id: UUID
+    kind: Literal["locked", "excluded", "none"]
+
+
+class ConfirmPairs(MatchingCommand):
+    """Form the pairs of the cycle's current proposal: one `PairFormed` each."""
+
+    cycle_id: UUID
+    run_id: UUID
+
+
+class EndPair(MatchingCommand):
+    pair_id: UUID
+    reason_code: Annotated[str, StringConstraints(pattern=r"^[a-z_]{2,40}$")]
+
+
+class GetMatching(MatchingCommand):
+    """The cycle's latest proposal, constraints and formed pairs (a query)."""
+
+    cycle_id: UUID

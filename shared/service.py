@@ -131,7 +131,7 @@ def build_app(
             route=route,
             sessionmaker=lambda: runtime.sessionmaker,
             inbox_table=definition.inbox_table,
-            clock=runtime.clock,
+            context=runtime,
         ).register(runtime.broker)
 
     app = FastAPI(

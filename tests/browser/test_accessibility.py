@@ -61,7 +61,7 @@ async def shoot(page: Page, folder: Path, name: str) -> None:
         await page.screenshot(path=folder / f"{name}-{size_name}.png", full_page=True)
 
 
-async def test_accessibility_of_form_login_and_queue(stack, page: Page, tmp_path: Path) -> None:
+async def test_accessibility_of_form_login_and_queue(page: Page, stack, tmp_path: Path) -> None:
     await asyncio.to_thread(stack.start, "intake")
     organisation_id, cycle_id = await open_cycle(stack.database_url)
     base = stack["intake"].base_url
@@ -85,6 +85,7 @@ async def test_accessibility_of_form_login_and_queue(stack, page: Page, tmp_path
     await page.get_by_role("button", name="Lähetä hakemus").click()
     await expect(page.locator("#error-summary")).to_be_visible()
     await check("mentee form with errors (fi)")
+    await shoot(page, shots, "form-errors-fi")
     await page.goto(f"{base}/apply/{cycle_id}/mentee?lang=en")
     await expect(page.locator("html")).to_have_attribute("lang", "en")
     await check("mentee form (en)")
@@ -102,7 +103,7 @@ async def test_accessibility_of_form_login_and_queue(stack, page: Page, tmp_path
     await page.get_by_label("Salasana").fill(COORDINATOR_PASSWORD)
     await page.get_by_role("button", name="Kirjaudu").click()
     await expect(page).to_have_url(f"{base}/coordinator")
-    await page.goto(f"{base}/coordinator/cycles/{cycle_id}")
+    await page.get_by_role("link", name="Test cycle", exact=True).click()
     await expect(page.locator("table tbody tr")).to_have_count(4)
     await check("review queue (fi)")
     await shoot(page, shots, "queue-fi")

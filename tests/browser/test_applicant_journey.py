@@ -15,7 +15,7 @@ from tests.helpers import count, open_cycle
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 
-async def test_applicant_fills_and_submits_the_form_in_finnish(stack, page: Page) -> None:
+async def test_applicant_fills_and_submits_the_form_in_finnish(page: Page, stack) -> None:
     await asyncio.to_thread(stack.start, "intake")
     _, cycle_id = await open_cycle(stack.database_url)
     base = stack["intake"].base_url

@@ -52,7 +52,7 @@ async def seed_applications(base: str, cycle_id: UUID) -> tuple[str, str]:
     return ids[0], ids[1]
 
 
-async def test_coordinator_logs_in_screens_and_accepts(stack, page: Page) -> None:
+async def test_coordinator_logs_in_screens_and_accepts(page: Page, stack) -> None:
     await asyncio.to_thread(stack.start, "intake")
     organisation_id, cycle_id = await open_cycle(stack.database_url)
     base = stack["intake"].base_url
@@ -65,8 +65,8 @@ async def test_coordinator_logs_in_screens_and_accepts(stack, page: Page) -> Non
     await page.get_by_role("button", name="Kirjaudu").click()
     await expect(page.get_by_role("heading", level=1)).to_have_text("Maria Virtanen")
 
-    # The dashboard does not list cycles yet: the queue is opened by its address.
-    await page.goto(f"{base}/coordinator/cycles/{cycle_id}")
+    await page.get_by_role("link", name="Test cycle", exact=True).click()
+    await expect(page).to_have_url(re.compile(f"/coordinator/cycles/{cycle_id}$"))
     rows = page.locator("table tbody tr")
     await expect(rows).to_have_count(2)
     await page.get_by_label("Tila", exact=True).select_option(label="Ei kelpoinen")
@@ -104,9 +104,7 @@ async def test_coordinator_logs_in_screens_and_accepts(stack, page: Page) -> Non
 
     conn = await asyncpg.connect(asyncpg_dsn(stack.database_url))
     try:
-        statuses = dict(
-            await conn.fetch("SELECT id::text, status FROM intake.applications")  # type: ignore[arg-type]
-        )
+        statuses = dict(await conn.fetch("SELECT id::text, status FROM intake.applications"))
         assert statuses == {amina_id: "accepted", leila_id: "eligible"}
         accepted = "event_type LIKE '%applicant_accepted%'"
         assert await count(conn, "intake.outbox", accepted) == 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any, ClassVar
 from uuid import uuid4
 
@@ -35,7 +36,9 @@ class RecordNumber(Command):
 applied: list[int] = []
 
 
-async def record(session: Any, command: RecordNumber, envelope: CommandEnvelope) -> dict[str, Any]:
+async def record(
+    session: Any, command: RecordNumber, envelope: CommandEnvelope, context: Any
+) -> dict[str, Any]:
     if command.value == 13:
         raise CommandRejected("unlucky", "13 is not accepted here", "value")
     await session.execute(
@@ -44,7 +47,7 @@ async def record(session: Any, command: RecordNumber, envelope: CommandEnvelope)
             event_id=uuid4(),
             event_type="effect",
             correlation_id=envelope.correlationid,
-            processed_at=SystemClock().now(),
+            processed_at=context.clock.now(),
         )
     )
     applied.append(command.value)
@@ -63,7 +66,7 @@ async def responder(database_url, nats_server):
         route=CommandRoute(RecordNumber, record),
         sessionmaker=lambda: make_sessionmaker(engine),
         inbox_table=models.inbox,
-        clock=SystemClock(),
+        context=SimpleNamespace(clock=SystemClock(), outbox=None),
     ).register(broker)
     await broker.start()
     client = await nats.connect(nats_server.url)

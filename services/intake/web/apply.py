@@ -146,7 +146,7 @@ def field_errors(error: ValidationError, lang: str) -> dict[str, str]:
             continue
         kind = problem["type"]
         specific = f"apply.error.{field}"
-        if kind == "missing" or (kind == "string_too_short" and problem.get("input") == ""):
+        if kind == "missing" or problem.get("input") in ("", None):
             errors[field] = _("apply.error.required")
         elif _(specific) != f"[{specific}]":
             errors[field] = _(specific)
@@ -246,6 +246,8 @@ async def submit_form(
     request_model = None
     if role is Role.MENTEE and not form.get("lang_fi"):
         errors["lang_fi"] = translator(lang)("apply.error.finnish_required")
+    if role is Role.MENTEE and _choice(form, "identifies_as_woman") is None:
+        errors["identifies_as_woman"] = translator(lang)("apply.error.identifies_as_woman")
     try:
         request_model = ApplicationCreate.model_validate(
             form_to_payload(form, cycle_id=cycle_id, role=role, lang=lang)
