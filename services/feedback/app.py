@@ -5,6 +5,7 @@ from pathlib import Path
 from services.feedback import handlers, models
 from shared.bus import Subscription
 from shared.events import ApplicationReceived
+from shared.pairs import pair_subscriptions
 from shared.service import ServiceDefinition
 
 DEFINITION = ServiceDefinition(
@@ -15,5 +16,8 @@ DEFINITION = ServiceDefinition(
     outbox_table=models.outbox,
     inbox_table=models.inbox,
     migrations_dir=Path(__file__).parent / "migrations",
-    subscriptions=[Subscription(ApplicationReceived, handlers.on_application_received)],
+    subscriptions=[
+        Subscription(ApplicationReceived, handlers.on_application_received),
+        *pair_subscriptions(models.pairs),
+    ],
 )

@@ -20,3 +20,17 @@ applications = sa.Table(
     sa.Column("submitted_at", sa.DateTime(timezone=True), nullable=False),
     comment="applicants per cycle, the denominator of the funder's report",
 )
+
+pairs = sa.Table(
+    "pairs",
+    metadata,
+    sa.Column("pair_id", UUID(as_uuid=True), primary_key=True),
+    sa.Column("organisation_id", UUID(as_uuid=True), nullable=False, index=True),
+    sa.Column("cycle_id", UUID(as_uuid=True), nullable=False, index=True),
+    sa.Column("mentee_id", UUID(as_uuid=True), nullable=False),
+    sa.Column("mentor_id", UUID(as_uuid=True), nullable=False),
+    sa.Column("formed_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("ended_at", sa.DateTime(timezone=True)),
+    sa.Column("end_reason", sa.Text),
+    comment="pairs formed by matching (PairFormed / PairEnded)",
+)

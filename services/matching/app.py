@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from services.matching import handlers, models
+from services.matching import commands, handlers, models
 from shared.bus import Subscription
 from shared.events import (
     ApplicantAccepted,
@@ -26,4 +26,5 @@ DEFINITION = ServiceDefinition(
         Subscription(ApplicantAccepted, handlers.on_applicant_accepted),
         Subscription(ApplicationWithdrawn, handlers.on_application_withdrawn),
     ],
+    commands=commands.ROUTES,
 )

@@ -6,6 +6,7 @@ organisation is "unknown", never touched.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -13,18 +14,21 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.matching import domain
 from services.matching import models as m
 from shared.commands import (
     CommandContext,
     CommandEnvelope,
     CommandRejected,
+    CommandRoute,
     ConfirmPairs,
     EndPair,
     GetMatching,
+    ProposeMatches,
     SetPairConstraint,
 )
 from shared.envelope import Envelope
-from shared.events import PairEnded, PairFormed
+from shared.events import MatchingProfile, MatchProposed, PairEnded, PairFormed
 
 
 async def known_cycle(session: AsyncSession, cycle_id: UUID, organisation_id: UUID) -> Any:
@@ -246,3 +250,166 @@ async def get_matching(
             for p in pairs
         ],
     }
+
+
+def _reasons(reasons: tuple[domain.Reason, ...]) -> list[dict[str, Any]]:
+    return [{"code": r.code, "params": r.params} for r in reasons]
+
+
+def proposal_json(proposal: domain.Proposal) -> dict[str, Any]:
+    """What a stored run keeps and the intake UI shows: ids, scores, components, reasons."""
+    return {
+        "pairs": [
+            {
+                "mentee_id": str(p.mentee_id),
+                "mentor_id": str(p.mentor_id),
+                "score": round(p.score, 6),
+                "components": p.components._asdict(),
+                "reasons": _reasons(p.reasons),
+                "locked": p.locked,
+            }
+            for p in proposal.pairs
+        ],
+        "unmatched": [
+            {
+                "mentee_id": str(u.mentee_id),
+                "reasons": _reasons(u.reasons),
+                "nearest": [
+                    {
+                        "mentor_id": str(c.mentor_id),
+                        "score": round(c.score, 6),
+                        "why_not": c.why_not,
+                    }
+                    for c in u.nearest
+                ],
+            }
+            for u in proposal.unmatched
+        ],
+    }
+
+
+async def propose_matches(
+    session: AsyncSession, command: ProposeMatches, envelope: CommandEnvelope, ctx: CommandContext
+) -> dict[str, Any]:
+    """Match the cycle's unpaired mentees with the pool's free places, at the optimum."""
+    await known_cycle(session, command.cycle_id, envelope.organisationid)
+    try:
+        weights = domain.Weights(**(command.weights or {}))
+    except (TypeError, ValueError) as bad:
+        raise CommandRejected("invalid_weights", str(bad), "weights") from bad
+    p, pool, pairs, c = m.profiles, m.mentor_pool, m.pairs, m.constraints
+    active = sa.select(pairs.c.mentee_id).where(
+        pairs.c.cycle_id == command.cycle_id, pairs.c.ended_at.is_(None)
+    )
+    mentee_rows = (
+        await session.execute(
+            sa.select(p.c.person_id, p.c.profile).where(
+                p.c.cycle_id == command.cycle_id,
+                p.c.role == "mentee",
+                p.c.withdrawn_at.is_(None),
+                p.c.person_id.not_in(active),
+            )
+        )
+    ).all()
+    taken = dict(
+        (
+            await session.execute(
+                sa.select(pairs.c.mentor_id, sa.func.count())
+                .where(pairs.c.cycle_id == command.cycle_id, pairs.c.ended_at.is_(None))
+                .group_by(pairs.c.mentor_id)
+            )
+        ).all()
+    )
+    mentor_rows = (
+        await session.execute(
+            sa.select(pool.c.person_id, pool.c.latest_profile, pool.c.capacity).where(
+                pool.c.organisation_id == envelope.organisationid, pool.c.resting.is_(False)
+            )
+        )
+    ).all()
+    mentees = [
+        domain.Mentee(r.person_id, MatchingProfile.model_validate(r.profile)) for r in mentee_rows
+    ]
+    mentors = [
+        domain.Mentor(r.person_id, MatchingProfile.model_validate(r.latest_profile), free)
+        for r in mentor_rows
+        if (free := r.capacity - taken.get(r.person_id, 0)) > 0
+    ]
+    if not mentees:
+        raise CommandRejected(
+            "no_mentees", "no accepted mentee of this cycle is waiting for a pair", "cycle_id"
+        )
+    if not mentors:
+        raise CommandRejected("no_mentors", "no mentor of the pool has a free place", "cycle_id")
+    rows = (
+        await session.execute(
+            sa.select(c.c.mentee_id, c.c.mentor_id, c.c.kind).where(
+                c.c.cycle_id == command.cycle_id
+            )
+        )
+    ).all()
+    known = {x.id for x in mentees} | {x.id for x in mentors}
+    wanted = [
+        (r.mentee_id, r.mentor_id, r.kind) for r in rows if {r.mentee_id, r.mentor_id} <= known
+    ]
+    constraints = domain.Constraints(
+        locked=[(e, r) for e, r, kind in wanted if kind == "locked"],
+        excluded=[(e, r) for e, r, kind in wanted if kind == "excluded"],
+    )
+    mode = (
+        domain.Mode.MOST_MATCHED if command.mode == "most_matched" else domain.Mode.BEST_TOTAL_FIT
+    )
+    try:
+        proposal = await asyncio.to_thread(
+            domain.propose, mentees, mentors, weights=weights, constraints=constraints, mode=mode
+        )
+    except domain.LockConflict as conflict:
+        raise CommandRejected("lock_conflict", str(conflict), "constraints") from conflict
+    await session.execute(
+        m.runs.update()
+        .where(m.runs.c.cycle_id == command.cycle_id, m.runs.c.status == "proposed")
+        .values(status="superseded")
+    )
+    run_id = uuid4()
+    await session.execute(
+        m.runs.insert().values(
+            run_id=run_id,
+            cycle_id=command.cycle_id,
+            organisation_id=envelope.organisationid,
+            mode=command.mode,
+            weights=dict(zip(domain.COMPONENTS, weights.as_tuple(), strict=True)),
+            status="proposed",
+            total_score=proposal.total_score,
+            result=proposal_json(proposal),
+            created_at=ctx.clock.now(),
+        )
+    )
+    event = MatchProposed(
+        run_id=run_id,
+        cycle_id=command.cycle_id,
+        pairs=len(proposal.pairs),
+        unmatched_mentees=len(proposal.unmatched),
+    )
+    await ctx.outbox.add(
+        session,
+        Envelope.wrap(
+            event,
+            organisation_id=envelope.organisationid,
+            clock=ctx.clock,
+            correlation_id=envelope.correlationid,
+        ),
+    )
+    return {
+        "run_id": str(run_id),
+        "pairs": len(proposal.pairs),
+        "unmatched": len(proposal.unmatched),
+    }
+
+
+ROUTES = [
+    CommandRoute(ProposeMatches, propose_matches),
+    CommandRoute(SetPairConstraint, set_constraint),
+    CommandRoute(ConfirmPairs, confirm_pairs),
+    CommandRoute(EndPair, end_pair),
+    CommandRoute(GetMatching, get_matching),
+]

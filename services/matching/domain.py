@@ -45,6 +45,7 @@ the same cohort in any order gives the same proposal.
 
 from __future__ import annotations
 
+import gc
 import math
 import os
 import time
@@ -54,7 +55,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from enum import StrEnum
 from fractions import Fraction
-from typing import Any, NamedTuple, TypeAlias
+from typing import Any, NamedTuple, TypeAlias, TypeVar
 from uuid import UUID
 
 import numpy as np
@@ -102,6 +103,8 @@ _FIELD_REASONS = {
 }
 _FORBIDDEN = np.int32(-1)
 """Score-matrix value of a pair that a hard rule forbids (scores are >= 0)."""
+_SLACK = SCALE / 50
+"""Pairs this close to violating the certificate are added along with the violators."""
 _TABLE_LIMIT = 1 << 22
 """Largest merged look-up table (entries) built for scoring."""
 _MAX_EXACT = 2**53
@@ -316,24 +319,12 @@ class _Features:
         )
 
 
-def _field_value(e: str, r: str) -> float:
-    return isco.shared_levels(e, r) * 0.25
-
-
 def _education_field_part(e: str | None, r: str | None) -> float:
     if e is None or r is None:
         return 0.0
     if len(e) >= 3 and len(r) >= 3 and e[:3] == r[:3]:
         return 1.0
     return 0.5 if e[:2] == r[:2] else 0.0
-
-
-def _education_value(e_level: int, e_field: str | None, r_level: int, r_field: str | None) -> float:
-    return 0.75 * _education_field_part(e_field, r_field) + 0.25 * float(r_level >= e_level)
-
-
-def _languages_value(e: frozenset[str], r: frozenset[str]) -> float:
-    return 1.0 if e & r else 0.0
 
 
 def _finnish_value(e: int, r: int) -> float:
@@ -354,20 +345,63 @@ def _region_value(
     return 0.6 if e_remote and r_remote else 0.0
 
 
-def _topics_value(e: frozenset[str], r: frozenset[str]) -> float:
-    union = len(e | r)
-    return len(e & r) / union if union else 0.0
+def _shared_levels(a: str, b: str) -> int:
+    """isco.shared_levels without validation (codes are validated in _Features.of)."""
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
+def _details(e: _Features, r: _Features) -> tuple[Components, tuple[Reason, ...]]:
+    """The components of a pair and its reasons, in one pass (same values as the tables)."""
+    out: list[Reason] = []
+    shared = _shared_levels(e.isco, r.isco)
+    if shared:
+        out.append(Reason(_FIELD_REASONS[shared], {"isco": e.isco[:shared]}))
+    part = _education_field_part(e.edu_field, r.edu_field)
+    if part == 1.0 and e.edu_field is not None:
+        out.append(Reason("same_education_field", {"isced_f": e.edu_field[:3]}))
+    elif part == 0.5 and e.edu_field is not None:
+        out.append(Reason("same_education_broad_field", {"isced_f": e.edu_field[:2]}))
+    level_ok = r.edu_level >= e.edu_level
+    if level_ok:
+        out.append(Reason("mentor_education_level", {"mentor": r.edu_level, "mentee": e.edu_level}))
+    langs = e.langs & r.langs
+    for language in sorted(langs):
+        out.append(Reason("shared_language", {"language": language}))
+    finnish = _finnish_value(e.finnish, r.finnish)
+    if finnish > 0:
+        out.append(
+            Reason(
+                "finnish_support",
+                {"level": _RANK_NAME[r.finnish], "mentee_level": _RANK_NAME[e.finnish]},
+            )
+        )
+    region = _region_value(e.region, e.remote, r.region, r.remote)
+    if region == 1.0 and e.region is not None:
+        out.append(Reason("same_region", {"region": e.region}))
+    elif region > 0:
+        out.append(Reason("both_remote", {}))
+    topics = e.topics & r.topics
+    if topics:
+        out.append(Reason("shared_topics", {"topics": sorted(topics)}))
+    union = len(e.topics | r.topics)
+    values = Components(
+        field=shared * 0.25,
+        education=0.75 * part + 0.25 * float(level_ok),
+        languages=1.0 if langs else 0.0,
+        finnish_support=finnish,
+        region=region,
+        topics=len(topics) / union if union else 0.0,
+    )
+    return values, tuple(out)
 
 
 def _components(e: _Features, r: _Features) -> Components:
-    return Components(
-        field=_field_value(e.isco, r.isco),
-        education=_education_value(e.edu_level, e.edu_field, r.edu_level, r.edu_field),
-        languages=_languages_value(e.langs, r.langs),
-        finnish_support=_finnish_value(e.finnish, r.finnish),
-        region=_region_value(e.region, e.remote, r.region, r.remote),
-        topics=_topics_value(e.topics, r.topics),
-    )
+    return _details(e, r)[0]
 
 
 def _score_units(values: Components, shares: Sequence[int]) -> int:
@@ -399,34 +433,7 @@ def score(
 
 
 def _explain(e: _Features, r: _Features) -> tuple[Reason, ...]:
-    out: list[Reason] = []
-    shared = isco.shared_levels(e.isco, r.isco)
-    if shared:
-        out.append(Reason(_FIELD_REASONS[shared], {"isco": e.isco[:shared]}))
-    part = _education_field_part(e.edu_field, r.edu_field)
-    if part == 1.0 and e.edu_field is not None:
-        out.append(Reason("same_education_field", {"isced_f": e.edu_field[:3]}))
-    elif part == 0.5 and e.edu_field is not None:
-        out.append(Reason("same_education_broad_field", {"isced_f": e.edu_field[:2]}))
-    if r.edu_level >= e.edu_level:
-        out.append(Reason("mentor_education_level", {"mentor": r.edu_level, "mentee": e.edu_level}))
-    for language in sorted(e.langs & r.langs):
-        out.append(Reason("shared_language", {"language": language}))
-    if _finnish_value(e.finnish, r.finnish) > 0:
-        out.append(
-            Reason(
-                "finnish_support",
-                {"level": _RANK_NAME[r.finnish], "mentee_level": _RANK_NAME[e.finnish]},
-            )
-        )
-    if e.region is not None and e.region == r.region:
-        out.append(Reason("same_region", {"region": e.region}))
-    elif e.remote and r.remote:
-        out.append(Reason("both_remote", {}))
-    topics = sorted(e.topics & r.topics)
-    if topics:
-        out.append(Reason("shared_topics", {"topics": topics}))
-    return tuple(out)
+    return _details(e, r)[1]
 
 
 def explain(mentee: MatchingProfile, mentor: MatchingProfile) -> tuple[Reason, ...]:
@@ -602,18 +609,30 @@ class _Scorer:
         parts.sort(key=lambda part: part[0])
         self.groups: list[_Group] = []
         current: list[tuple[Int32s, Int64s, Int64s]] = []
-        for _, table, codes_e, codes_r in parts:
-            if current and self._size([*current, (table, codes_e, codes_r)]) > _TABLE_LIMIT:
-                self.groups.append(self._merge(current))
-                current = []
-            current.append((table, codes_e, codes_r))
+        size = 0  # an upper bound of the current group's table size
+        for part_size, table, codes_e, codes_r in parts:
+            if current and size * part_size > _TABLE_LIMIT:
+                size = self._size([*current, (table, codes_e, codes_r)])
+                if size > _TABLE_LIMIT:
+                    self.groups.append(self._merge(current))
+                    current, size = [], part_size
+                current.append((table, codes_e, codes_r))
+            else:
+                current.append((table, codes_e, codes_r))
+                size = size * part_size if size else part_size
         if current:
             self.groups.append(self._merge(current))
 
     @staticmethod
     def _combined(codes: list[Int64s]) -> tuple[Int64s, Int64s]:
-        stacked = np.stack(codes, axis=1)
-        unique, inverse = np.unique(stacked, axis=0, return_inverse=True)
+        """Distinct combinations of per-person codes: (combinations x codes, index per person)."""
+        inverse = codes[0]
+        for more in codes[1:]:
+            _, inverse = np.unique(
+                inverse * (int(more.max(initial=0)) + 1) + more, return_inverse=True
+            )
+        _, first, inverse = np.unique(inverse, return_index=True, return_inverse=True)
+        unique = np.stack([c[first] for c in codes], axis=1)
         return np.asarray(unique, dtype=np.int64), np.asarray(inverse, dtype=np.int64).ravel()
 
     def _size(self, parts: list[tuple[Int32s, Int64s, Int64s]]) -> int:
@@ -649,6 +668,30 @@ class _Scorer:
 # --- the exact assignment of one block ---------------------------------------------------
 
 
+_JITTER_BITS = 10
+_JITTER_ROWS = 61
+
+
+def _jitter(m: int) -> Int32s:
+    """A fixed pseudo-random tie-breaker in [0, 2**_JITTER_BITS) per (row % 61, column)."""
+    p = np.arange(1, _JITTER_ROWS + 1, dtype=np.uint64)[:, None]
+    j = np.arange(m, dtype=np.uint64)[None, :]
+    mixed = (p * np.uint64(0x9E3779B1) + j * np.uint64(0x85EBCA6B)) * np.uint64(0xC2B2AE35)
+    return np.asarray((mixed >> np.uint64(40)) & np.uint64((1 << _JITTER_BITS) - 1), np.int32)
+
+
+_T = TypeVar("_T")
+
+
+def _map(
+    pool: ThreadPoolExecutor, work: Callable[[int, int], _T], spans: list[tuple[int, int]]
+) -> list[_T]:
+    """work(lo, hi) for each span, in order; on the pool's threads when there are several."""
+    if len(spans) <= 1:
+        return [work(lo, hi) for lo, hi in spans]
+    return list(pool.map(lambda span: work(*span), spans))
+
+
 def _chunks(n_rows: int, n_cols: int) -> list[tuple[int, int]]:
     step = max(8, (1 << 19) // max(1, n_cols))
     return [(lo, min(n_rows, lo + step)) for lo in range(0, n_rows, step)]
@@ -656,46 +699,100 @@ def _chunks(n_rows: int, n_cols: int) -> list[tuple[int, int]]:
 
 @dataclass
 class _Block:
-    """One ISCO major group: its mentees x its mentors with places left."""
+    """One ISCO major group: its mentees x its mentors with places left. Its score matrix is
+    never stored: it is recomputed chunk by chunk (a few table look-ups per pair), which costs
+    less than holding and first touching n x m integers."""
 
+    scorer: _Scorer
     rows: Int64s  # global mentee indices
     cols: Int64s  # global mentor indices
     cap: Int64s  # places left per column
     forbidden_rows: Int64s  # local (row, col) of pairs a hard rule forbids, sorted by row
     forbidden_cols: Int64s
 
+    def __post_init__(self) -> None:
+        self.columns = self.scorer.columns_for(self.cols)
 
-def _forbid(block: _Block, scores: Int32s, lo: int, hi: int) -> None:
-    a, b = np.searchsorted(block.forbidden_rows, [lo, hi])
-    scores[block.forbidden_rows[a:b], block.forbidden_cols[a:b]] = _FORBIDDEN
+    @property
+    def shape(self) -> tuple[int, int]:
+        return len(self.rows), len(self.cols)
+
+    def scores(self, lo: int, hi: int) -> Int32s:
+        """Scores of local rows lo..hi-1, _FORBIDDEN where a hard rule forbids the pair."""
+        return self.scores_of(np.arange(lo, hi, dtype=np.int64))
+
+    def scores_of(self, local: Int64s) -> Int32s:
+        """Scores of the given local rows (sorted), _FORBIDDEN where a rule forbids the pair."""
+        out = np.empty((len(local), len(self.cols)), dtype=np.int32)
+        self.scorer.fill(self.rows[local], self.columns, out)
+        start = np.searchsorted(self.forbidden_rows, local, "left")
+        counts = np.searchsorted(self.forbidden_rows, local, "right") - start
+        if counts.any():
+            at = _ranges(start, counts)
+            out[np.repeat(np.arange(len(local)), counts), self.forbidden_cols[at]] = _FORBIDDEN
+        return out
+
+    def row_scores(self, row: int) -> Int32s:
+        return np.asarray(self.scores(row, row + 1)[0], dtype=np.int32)
 
 
-def _score_and_pick(
-    scorer: _Scorer, block: _Block, k: int, pool: ThreadPoolExecutor
-) -> tuple[Int32s, Int64s, Int64s]:
-    n, m = len(block.rows), len(block.cols)
-    scores = np.empty((n, m), dtype=np.int32)
-    columns = scorer.columns_for(block.cols)
+def _ranges(start: Int64s, counts: Int64s) -> Int64s:
+    """Concatenated start[k] .. start[k] + counts[k] - 1."""
+    total = int(counts.sum())
+    offsets = np.arange(total, dtype=np.int64) - np.repeat(np.cumsum(counts) - counts, counts)
+    return np.asarray(np.repeat(start, counts) + offsets, dtype=np.int64)
 
-    def work(lo: int, hi: int) -> tuple[Int64s, Int64s]:
-        chunk = scores[lo:hi]
-        scorer.fill(block.rows[lo:hi], columns, chunk)
-        view = scores  # forbidden positions are global to the block
-        _forbid(block, view, lo, hi)
+
+def _triples(found: list[tuple[Int64s, Int64s, Int64s]]) -> tuple[Int64s, Int64s, Int64s]:
+    if not found:
+        empty = np.empty(0, np.int64)
+        return empty, empty, empty
+    return (
+        np.concatenate([r for r, _, _ in found]),
+        np.concatenate([c for _, c, _ in found]),
+        np.concatenate([v for _, _, v in found]),
+    )
+
+
+def _pick(block: _Block, k: int, pool: ThreadPoolExecutor) -> tuple[Int64s, Int64s, Int64s, Int64s]:
+    """About the k best allowed mentors of each row: (rows, columns, scores), and for each
+    row an upper bound of the scores of the mentors left out (-1 if none is)."""
+    n, m = block.shape
+    sample = np.unique(np.linspace(0, m - 1, num=min(m, 512)).astype(np.int64))
+    rank = max(1, math.ceil(len(sample) * k / m)) if m else 1
+    jitter = _jitter(m)
+
+    def work(lo: int, hi: int) -> tuple[Int64s, Int64s, Int64s, Int64s]:
+        chunk = block.scores(lo, hi)
+        rest = np.full(hi - lo, -1, dtype=np.int64)
         if k >= m:
             r, c = np.nonzero(chunk >= 0)
         else:
-            top = np.argpartition(chunk, m - k, axis=1)[:, m - k :]
-            r = np.repeat(np.arange(hi - lo), k)
-            c = top.ravel()
-            keep = chunk[r, c] >= 0
-            r, c = r[keep], c[keep]
-        return np.asarray(r + lo, dtype=np.int64), np.asarray(c, dtype=np.int64)
+            # keys with a pseudo-random tie-breaker in the low bits, so that equal mentees do
+            # not all queue for the same few equal mentors; above the rank-th best key of a
+            # fixed sample of columns; rows where that is too many get an exact top k
+            keys = np.left_shift(chunk, _JITTER_BITS)
+            keys |= jitter[np.arange(lo, hi) % len(jitter)]
+            threshold = np.partition(keys[:, sample], len(sample) - rank, axis=1)
+            floor = np.maximum(threshold[:, len(sample) - rank], 0)
+            mask = keys >= floor[:, None]
+            rest = np.right_shift(floor, _JITTER_BITS).astype(np.int64)  # keys below floor
+            heavy = np.flatnonzero(mask.sum(axis=1) > 4 * k)
+            mask[heavy] = False
+            r, c = np.nonzero(mask)
+            if len(heavy):
+                top = np.argpartition(keys[heavy], m - k, axis=1)[:, m - k :]
+                hr, hc = np.repeat(heavy, k), top.ravel()
+                rest[heavy] = np.right_shift(keys[hr, hc].reshape(-1, k).min(axis=1), _JITTER_BITS)
+                keep = chunk[hr, hc] >= 0
+                r, c = np.concatenate([r, hr[keep]]), np.concatenate([c, hc[keep]])
+        values = chunk[r, c].astype(np.int64)
+        return np.asarray(r + lo, dtype=np.int64), np.asarray(c, dtype=np.int64), values, rest
 
-    found = list(pool.map(lambda span: work(*span), _chunks(n, m)))
-    rows = np.concatenate([r for r, _ in found]) if found else np.empty(0, np.int64)
-    cols = np.concatenate([c for _, c in found]) if found else np.empty(0, np.int64)
-    return scores, rows, cols
+    found = _map(pool, work, _chunks(n, m))
+    er, ec, es = _triples([(r, c, v) for r, c, v, _ in found])
+    rest = np.concatenate([b for _, _, _, b in found]) if found else np.empty(0, np.int64)
+    return er, ec, es, rest
 
 
 def _assign(n: int, cap: Int64s, er: Int64s, ec: Int64s, ew: Floats) -> Int64s:
@@ -762,90 +859,119 @@ def _potentials(
         if not better.any():
             break
         dist[targets[better]] = best[better]
-    dist[np.isinf(dist)] = 0.0  # mentors no arc reaches: free, no candidate edges
+    if np.isinf(dist[:n]).any():
+        raise RuntimeError("matching: a mentee the sink does not reach (solver bug)")
+    # A mentor with no mentee yet has one arc out, to the sink (cost 0), so any potential in
+    # [0, its distance] keeps every arc feasible; 0 is the strongest for the certificate (and
+    # covers mentors no arc reaches). Other mentors are reached from the sink at cost 0.
+    dist[n : n + m] = np.minimum(dist[n : n + m], 0.0)
     return dist, rounds
 
 
 def _violations(
-    scores: Int32s,
     block: _Block,
+    rest: Int64s,
     mentor_of: Int64s,
     dist: Floats,
     offset: int,
+    limit: int,
     pool: ThreadPoolExecutor,
-) -> tuple[Int64s, Int64s]:
-    """Pairs outside the sparse problem with weight > d[i] - d[j] (they could improve it)."""
-    n, m = scores.shape
+) -> tuple[Int64s, Int64s, Int64s]:
+    """Rows with pairs outside the sparse problem of weight > d[i] - d[j] (they could improve
+    it), and for those rows up to `limit` pairs each of weight > d[i] - d[j] - _SLACK, the
+    most violating first, ties broken per row: (rows, columns, scores). Near-violators cut the
+    number of rounds; any choice is correct, since the next round checks every pair again.
+
+    Every d[j] <= 0 (see _potentials) and `rest` bounds the scores of the pairs a row had left
+    out of the sparse problem at the start (the set only grows), so a row with
+    rest <= d[i] - offset cannot violate: only the other rows are scored again."""
+    n, m = block.shape
     d_row = dist[:n] - offset  # weight = score + offset
     d_col = dist[n : n + m]
+    if len(d_col) and d_col.max() > 0:
+        raise RuntimeError("matching: a mentor potential above 0 (solver bug)")
+    suspects = np.flatnonzero(rest > d_row)
+    jitter = _jitter(m).astype(np.float64) / (1 << (_JITTER_BITS + 1))  # < 1: orders ties
 
-    def work(lo: int, hi: int) -> tuple[Int64s, Int64s]:
-        gap = scores[lo:hi] + d_col[None, :]  # float64: score + d[j]
-        rows = np.arange(lo, hi)
-        matched = mentor_of[lo:hi] >= 0
-        gap[rows[matched] - lo, mentor_of[lo:hi][matched]] = -np.inf
-        a, b = np.searchsorted(block.forbidden_rows, [lo, hi])
-        gap[block.forbidden_rows[a:b] - lo, block.forbidden_cols[a:b]] = -np.inf
-        bad = np.flatnonzero(gap.max(axis=1) > d_row[lo:hi])
+    def work(lo: int, hi: int) -> tuple[Int64s, Int64s, Int64s]:
+        local = suspects[lo:hi]
+        chunk = block.scores_of(local)
+        gap = chunk + d_col[None, :]  # float64: score + d[j], exact integers
+        matched = mentor_of[local] >= 0
+        gap[np.flatnonzero(matched), mentor_of[local][matched]] = -np.inf
+        gap[chunk < 0] = -np.inf
+        bad = np.flatnonzero(gap.max(axis=1) > d_row[local])
         if not len(bad):
-            return np.empty(0, np.int64), np.empty(0, np.int64)
-        r, c = np.nonzero(gap[bad] > d_row[lo + bad][:, None])
-        return np.asarray(bad[r] + lo, dtype=np.int64), np.asarray(c, dtype=np.int64)
+            empty = np.empty(0, np.int64)
+            return empty, empty, empty
+        sub = gap[bad]
+        over = sub > d_row[local[bad]][:, None] - _SLACK
+        many = over.sum(axis=1) > limit
+        r, c = np.nonzero(over[~many])
+        r = np.flatnonzero(~many)[r]
+        if many.any():
+            rows_many = np.flatnonzero(many)
+            ranked = sub[rows_many] + jitter[local[bad[rows_many]] % len(jitter)]
+            top = np.argpartition(ranked, m - limit, axis=1)[:, m - limit :]
+            r = np.concatenate([r, np.repeat(rows_many, limit)])
+            c = np.concatenate([c, top.ravel()])
+        values = chunk[bad[r], c].astype(np.int64)
+        return np.asarray(local[bad[r]], dtype=np.int64), np.asarray(c, dtype=np.int64), values
 
-    found = list(pool.map(lambda span: work(*span), _chunks(n, m)))
-    return (
-        np.concatenate([r for r, _ in found]),
-        np.concatenate([c for _, c in found]),
-    )
+    return _triples(_map(pool, work, _chunks(len(suspects), m)))
 
 
 def _solve_block(
-    scorer: _Scorer,
     block: _Block,
     mode: Mode,
     k: int,
     pool: ThreadPoolExecutor,
     stats: dict[str, float],
-) -> tuple[Int64s, Int32s]:
-    """Mentor column of each row of the block (or -1), and the block's score matrix."""
+) -> tuple[Int64s, Int64s]:
+    """Mentor column of each row of the block (or -1), and the pair's score (units)."""
     t0 = time.perf_counter()
-    scores, er, ec = _score_and_pick(scorer, block, k, pool)
+    er, ec, es, rest = _pick(block, k, pool)
     stats["score_seconds"] += time.perf_counter() - t0
-    n, m = scores.shape
+    n, m = block.shape
     pairs_max = min(n, int(block.cap.sum()))
     offset = SCALE * pairs_max + 1 if mode is Mode.MOST_MATCHED else 0
-    if (SCALE + offset) * (pairs_max + 2) * 4 >= _MAX_EXACT:
+    if (SCALE + offset) * (n + m + 2) * 4 >= _MAX_EXACT:
         raise ValueError("matching: cohort too large for exact float64 weights")
     while True:
         stats["rounds"] += 1
         t1 = time.perf_counter()
-        ew = scores[er, ec].astype(np.float64) + offset
+        ew = es.astype(np.float64) + offset
         mentor_of = _assign(n, block.cap, er, ec, ew)
         t2 = time.perf_counter()
         dist, _ = _potentials(n, block.cap, er, ec, ew, mentor_of)
-        vr, vc = _violations(scores, block, mentor_of, dist, offset, pool)
+        vr, vc, vs = _violations(block, rest, mentor_of, dist, offset, k, pool)
+        stats["checked_rows"] += float(np.count_nonzero(rest > dist[:n] - offset))
         t3 = time.perf_counter()
         stats["assign_seconds"] += t2 - t1
         stats["certify_seconds"] += t3 - t2
         stats["edges"] = max(stats["edges"], float(len(er)))
         if not len(vr):
             break
-        key = np.unique(np.concatenate([er * m + ec, vr * m + vc]))
-        er, ec = key // m, key % m
+        keys, first = np.unique(np.concatenate([er * m + ec, vr * m + vc]), return_index=True)
+        er, ec, es = keys // m, keys % m, np.concatenate([es, vs])[first]
+    score_of = np.full(n, -1, dtype=np.int64)
+    on = mentor_of[er] == ec
+    score_of[er[on]] = es[on]
     if mode is Mode.BEST_TOTAL_FIT:
-        _fill_zero_score_places(scores, block.cap, mentor_of)
-    return mentor_of, scores
+        _fill_zero_score_places(block, mentor_of, score_of)
+    return mentor_of, score_of
 
 
-def _fill_zero_score_places(scores: Int32s, cap: Int64s, mentor_of: Int64s) -> None:
+def _fill_zero_score_places(block: _Block, mentor_of: Int64s, score_of: Int64s) -> None:
     """BEST_TOTAL_FIT: a mentee left out while an allowed mentor has a place can only be one
     whose pairs all score 0 (else the total would grow); give her such a place (ties broken
     by order) so that an unmatched mentee always means the places were taken."""
-    load = np.bincount(mentor_of[mentor_of >= 0], minlength=len(cap))
+    load = np.bincount(mentor_of[mentor_of >= 0], minlength=len(block.cap))
     for row in np.flatnonzero(mentor_of < 0):
-        open_ = np.flatnonzero((scores[row] >= 0) & (load < cap))
+        line = block.row_scores(int(row))
+        open_ = np.flatnonzero((line >= 0) & (load < block.cap))
         if len(open_):
-            mentor_of[row] = open_[0]
+            mentor_of[row], score_of[row] = open_[0], line[open_[0]]
             load[open_[0]] += 1
 
 
@@ -875,7 +1001,39 @@ def propose(
 
     `candidates` and `workers` (threads for the matrix work; default min(4, CPUs)) change
     only the speed. `stats`, if given, receives timings (seconds) and counters.
+
+    The cyclic garbage collector is paused meanwhile (the objects made here hold no cycles;
+    with a large cohort alive, its passes would otherwise cost more than the explanations).
     """
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        return _propose(
+            mentees,
+            mentors,
+            weights=weights,
+            constraints=constraints,
+            mode=mode,
+            candidates=candidates,
+            workers=workers,
+            stats=stats,
+        )
+    finally:
+        if paused:
+            gc.enable()
+
+
+def _propose(
+    mentees: Iterable[Mentee],
+    mentors: Iterable[Mentor],
+    *,
+    weights: Weights | None = None,
+    constraints: Constraints | None = None,
+    mode: Mode = Mode.BEST_TOTAL_FIT,
+    candidates: int = DEFAULT_CANDIDATES,
+    workers: int | None = None,
+    stats: dict[str, float] | None = None,
+) -> Proposal:
     weights = weights or Weights()
     constraints = constraints or Constraints()
     if candidates < 1:
@@ -897,23 +1055,27 @@ def propose(
     for _, j in locked.items():
         places[j] -= 1
 
-    # hard-rule conflicts within each major group (the only pairs that could be allowed)
-    conflicts: dict[tuple[int, int], str] = {}
-    by_employer: dict[str, list[int]] = defaultdict(list)
-    for j, f in enumerate(fr):
-        if f.employer is not None:
-            by_employer[f.employer].append(j)
-    for i, f in enumerate(fe):
-        if f.employer is not None:
-            for j in by_employer.get(f.employer, ()):
-                if fr[j].major == f.major:
-                    conflicts[(i, j)] = "same_employer"
-    for mentee_id, mentor_id in sorted(
-        constraints.excluded, key=lambda p: (_id_key(p[0]), _id_key(p[1]))
-    ):
-        i_opt, j_opt = e_index.get(mentee_id), r_index.get(mentor_id)
-        if i_opt is not None and j_opt is not None and fe[i_opt].major == fr[j_opt].major:
-            conflicts.setdefault((i_opt, j_opt), "excluded")
+    # hard rules as arrays: allowed pairs share the major group, differ in employer and are
+    # not excluded (excluded pairs as indices; pairs of unknown people cannot be made anyway)
+    employers: dict[str, int] = {}
+    emp_e = np.array(
+        [
+            -1 if f.employer is None else employers.setdefault(f.employer, len(employers))
+            for f in fe
+        ],
+        dtype=np.int64,
+    )
+    emp_r = np.array(
+        [
+            -1 if f.employer is None else employers.setdefault(f.employer, len(employers))
+            for f in fr
+        ],
+        dtype=np.int64,
+    )
+    excluded: dict[int, set[int]] = defaultdict(set)
+    for mentee_id, mentor_id in constraints.excluded:
+        if mentee_id in e_index and mentor_id in r_index:
+            excluded[e_index[mentee_id]].add(r_index[mentor_id])
     timings["prepare_seconds"] = time.perf_counter() - started
 
     t0 = time.perf_counter()
@@ -937,39 +1099,25 @@ def propose(
             cols = np.array([j for j in majors_r.get(major, ()) if places[j] > 0], dtype=np.int64)
             if not len(cols):
                 continue
-            local_col = {int(j): c for c, j in enumerate(cols)}
-            local_row = {int(i): r for r, i in enumerate(rows)}
-            forbidden = sorted(
-                (local_row[i], local_col[j])
-                for (i, j) in conflicts
-                if i in local_row and j in local_col
-            )
-            block = _Block(
-                rows=rows,
-                cols=cols,
-                cap=places[cols],
-                forbidden_rows=np.array([a for a, _ in forbidden], dtype=np.int64),
-                forbidden_cols=np.array([b for _, b in forbidden], dtype=np.int64),
-            )
-            chosen, scores = _solve_block(scorer, block, mode, candidates, pool, timings)
+            f_rows, f_cols = _forbidden_pairs(rows, cols, emp_e, emp_r, excluded)
+            block = _Block(scorer, rows, cols, places[cols], f_rows, f_cols)
+            chosen, chosen_units = _solve_block(block, mode, candidates, pool, timings)
             hit = chosen >= 0
             mentor_of[rows[hit]] = cols[chosen[hit]]
-            score_of[rows[hit]] = scores[np.flatnonzero(hit), chosen[hit]]
-            del scores
+            score_of[rows[hit]] = chosen_units[hit]
 
         t0 = time.perf_counter()
-        load = np.bincount(mentor_of[mentor_of >= 0], minlength=len(fr)) + (
-            np.array([x.capacity for x in mentor_list], dtype=np.int64) - places
-        )
+        capacity = np.array([x.capacity for x in mentor_list], dtype=np.int64)
+        load = np.bincount(mentor_of[mentor_of >= 0], minlength=len(fr)) + (capacity - places)
         pairs: list[ProposedPair] = []
         for i, x in enumerate(mentee_list):
             if i in locked:
                 j = locked[i]
-                values = _components(fe[i], fr[j])
+                values, reasons = _details(fe[i], fr[j])
                 units = _score_units(values, shares)
             elif mentor_of[i] >= 0:
                 j = int(mentor_of[i])
-                values = _components(fe[i], fr[j])
+                values, reasons = _details(fe[i], fr[j])
                 units = int(score_of[i])
             else:
                 continue
@@ -979,13 +1127,15 @@ def propose(
                     mentor_id=mentor_list[j].id,
                     score=units / SCALE,
                     components=values,
-                    reasons=_explain(fe[i], fr[j]),
+                    reasons=reasons,
                     locked=i in locked,
                 )
             )
-        left = [i for i in range(len(fe)) if i not in locked and mentor_of[i] < 0]
+        left = np.array(
+            [i for i in range(len(fe)) if i not in locked and mentor_of[i] < 0], dtype=np.int64
+        )
         unmatched = _unmatched(
-            left, mentee_list, mentor_list, fe, fr, scorer, conflicts, majors_r, load, pool
+            left, mentee_list, mentor_list, fe, fr, scorer, emp_e, emp_r, excluded, load, pool
         )
         timings["explain_seconds"] = time.perf_counter() - t0
 
@@ -999,6 +1149,36 @@ def propose(
         total_score=total_units / SCALE,
         mode=mode,
     )
+
+
+def _forbidden_pairs(
+    rows: Int64s, cols: Int64s, emp_e: Int64s, emp_r: Int64s, excluded: dict[int, set[int]]
+) -> tuple[Int64s, Int64s]:
+    """Local (row, column) pairs of a block that share an employer or are excluded, sorted."""
+    emp_rows, emp_cols = emp_e[rows], emp_r[cols]
+    order = np.argsort(emp_cols, kind="stable")
+    by_employer = emp_cols[order]
+    first = np.searchsorted(by_employer, emp_rows, "left")
+    counts = np.where(emp_rows >= 0, np.searchsorted(by_employer, emp_rows, "right") - first, 0)
+    r = np.repeat(np.arange(len(rows), dtype=np.int64), counts)
+    offsets = np.arange(int(counts.sum()), dtype=np.int64) - np.repeat(
+        np.cumsum(counts) - counts, counts
+    )
+    c = order[np.repeat(first, counts) + offsets]
+    if excluded:
+        local_col = {int(j): b for b, j in enumerate(cols)}
+        extra = sorted(
+            (a, local_col[j])
+            for a, i in enumerate(rows.tolist())
+            for j in excluded.get(i, ())
+            if j in local_col
+        )
+        if extra:
+            r = np.concatenate([r, np.array([a for a, _ in extra], dtype=np.int64)])
+            c = np.concatenate([c, np.array([b for _, b in extra], dtype=np.int64)])
+            order = np.argsort(r, kind="stable")
+            r, c = r[order], c[order]
+    return r, c  # sorted by row (a pair may appear twice: harmless)
 
 
 def _check_locks(
@@ -1043,30 +1223,33 @@ def _check_locks(
 
 
 def _unmatched(
-    left: list[int],
+    left: Int64s,
     mentees: Sequence[Mentee],
     mentors: Sequence[Mentor],
     fe: Sequence[_Features],
     fr: Sequence[_Features],
     scorer: _Scorer,
-    conflicts: dict[tuple[int, int], str],
-    majors_r: dict[str, list[int]],
+    emp_e: Int64s,
+    emp_r: Int64s,
+    excluded: dict[int, set[int]],
     load: Int64s,
     pool: ThreadPoolExecutor,
 ) -> list[Unmatched]:
-    if not left:
+    """Why each mentee in `left` has no mentor, and her 3 nearest mentors."""
+    if not len(left):
         return []
     capacity = np.array([x.capacity for x in mentors], dtype=np.int64)
-    by_mentee: dict[int, list[str]] = defaultdict(list)
-    for (i, _), rule in conflicts.items():
-        by_mentee[i].append(rule)
-    all_cols = np.arange(len(mentors), dtype=np.int64)
-    columns = scorer.columns_for(all_cols)
-    rows = np.array(left, dtype=np.int64)
+    in_field: dict[str, int] = defaultdict(int)
+    same_employer: dict[tuple[str, int], int] = defaultdict(int)
+    for j, f in enumerate(fr):
+        in_field[f.major] += 1
+        if emp_r[j] >= 0:
+            same_employer[(f.major, int(emp_r[j]))] += 1
+    columns = scorer.columns_for(np.arange(len(mentors), dtype=np.int64))
 
     def nearest_of(lo: int, hi: int) -> list[list[tuple[int, int]]]:
         block = np.empty((hi - lo, len(mentors)), dtype=np.int32)
-        scorer.fill(rows[lo:hi], columns, block)
+        scorer.fill(left[lo:hi], columns, block)
         out: list[list[tuple[int, int]]] = []
         for line in block:
             top = min(3, len(line))
@@ -1082,30 +1265,34 @@ def _unmatched(
         return out
 
     nearest: list[list[tuple[int, int]]] = []
-    for part in pool.map(lambda span: nearest_of(*span), _chunks(len(rows), len(mentors))):
+    for part in _map(pool, nearest_of, _chunks(len(left), len(mentors))):
         nearest.extend(part)
 
     result: list[Unmatched] = []
-    for i, near in zip(left, nearest, strict=True):
+    for i, near in zip(left.tolist(), nearest, strict=True):
         f = fe[i]
-        in_field = len(majors_r.get(f.major, ()))
-        rules = by_mentee.get(i, [])
-        if in_field == 0:
+        mentors_in_field = in_field.get(f.major, 0)
+        employer = int(emp_e[i])
+        shared = same_employer.get((f.major, employer), 0) if employer >= 0 else 0
+        excluded_only = sum(
+            1
+            for j in excluded.get(i, ())
+            if fr[j].major == f.major and not (employer >= 0 and emp_r[j] == employer)
+        )
+        if mentors_in_field == 0:
             reason = Reason("no_mentor_in_field", {"isco_major": f.major})
-        elif len(rules) >= in_field:
+        elif shared + excluded_only >= mentors_in_field:
             reason = Reason(
                 "only_conflicts",
-                {
-                    "mentors": in_field,
-                    "same_employer": rules.count("same_employer"),
-                    "excluded": rules.count("excluded"),
-                },
+                {"mentors": mentors_in_field, "same_employer": shared, "excluded": excluded_only},
             )
         else:
-            reason = Reason("capacity_taken", {"mentors": in_field - len(rules)})
+            reason = Reason(
+                "capacity_taken", {"mentors": mentors_in_field - shared - excluded_only}
+            )
         candidates = []
         for j, units in near:
-            broken = _rule(f, fr[j], excluded=conflicts.get((i, j)) == "excluded")
+            broken = _rule(f, fr[j], excluded=j in excluded.get(i, ()))
             why = broken if broken is not None else "capacity_taken"
             if broken is None and load[j] < capacity[j]:
                 why = "not_chosen"  # cannot happen at the optimum; kept honest if it did
