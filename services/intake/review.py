@@ -28,7 +28,6 @@ from shared.events import (
     ApplicationWithdrawn,
     Cefr,
     Event,
-    LanguageSkill,
     MatchingProfile,
     Role,
 )
@@ -347,5 +346,20 @@ async def has_consent(session: AsyncSession, person_id: UUID, purpose: str) -> b
     return found is not None
 
 
-def languages_text(skills: tuple[LanguageSkill, ...]) -> str:
-    return ", ".join(f"{s.language} {s.level.value}" for s in skills)
+async def names_of(
+    session: AsyncSession, *, organisation_id: UUID, person_ids: set[UUID], vault: PersonalDataVault
+) -> dict[UUID, str]:
+    """People's names for the coordinator's screens (other services know only ids)."""
+    p = m.people
+    rows = (
+        await session.execute(
+            sa.select(p.c.id.label("person_id"), p.c.wrapped_key, p.c.details).where(
+                p.c.organisation_id == organisation_id, p.c.id.in_(person_ids)
+            )
+        )
+    ).all()
+    names = {}
+    for row in rows:
+        details = _decrypt(vault, row)
+        names[row.person_id] = f"{details['given_name']} {details['family_name']}"
+    return names

@@ -181,3 +181,49 @@ async def test_bad_commands_are_refused_and_change_nothing(cohort, db) -> None:
         await command(ProposeMatches(cycle_id=cycle))
     assert no_mentors.value.code == "no_mentors"
     assert await count(db, "matching.runs") == 0
+
+
+async def test_the_coordinator_proposes_adjusts_and_confirms_on_the_matching_screen(
+    cohort, stack, db
+) -> None:
+    org, cycle = cohort["org"], cohort["cycle"]
+    client = await logged_in(
+        stack["intake"].base_url, await add_coordinator(stack.database_url, org)
+    )
+    screen = f"/coordinator/cycles/{cycle}/matching"
+
+    async def post(action: str, data: dict) -> str:
+        token = csrf_from((await client.get(screen)).text)
+        response = await client.post(f"{screen}{action}", data=data | {"csrf_token": token})
+        assert response.status_code == 303, response.text
+        return response.headers["location"]
+
+    assert "Propose pairs" in (await client.get(f"{screen}?lang=en")).text
+    assert (await post("/propose", {"mode": "most_matched"})).endswith("message=proposed")
+    page = (await client.get(f"{screen}?lang=en")).text
+    assert "Amina Hassan" in page and "Liisa Hassan" in page
+    assert "same occupation: " in page and "Most people matched" in page
+    ids = cohort["ids"]
+    await post(
+        "/constraint",
+        {"mentee_id": str(ids["Mei"]), "mentor_id": str(ids["Anna"]), "kind": "locked"},
+    )
+    await post("/propose", {"mode": "best_total_fit"})
+    page = (await client.get(f"{screen}?lang=en")).text
+    assert "locked" in page
+    run_id = await db.fetchval("SELECT run_id FROM matching.runs WHERE status = 'proposed'")
+    assert (await post("/confirm", {"run_id": str(run_id)})).endswith("message=confirmed")
+    page = (await client.get(f"{screen}?lang=fi")).text
+    assert "Muodostetut parit (3)" in page
+    await eventually(lambda: _n(db, "feedback.pairs", 3), timeout=20)
+
+    stack["matching"].stop()
+    down = await client.get(f"{screen}?lang=en", headers={"accept": "text/html"})
+    assert down.status_code == 503 and "not answering" in down.text
+    token = csrf_from((await client.get("/coordinator")).text)
+    refused = await client.post(
+        f"{screen}/propose", data={"mode": "most_matched", "csrf_token": token}
+    )
+    assert refused.status_code == 503
+    assert await count(db, "matching.runs") == 2
+    await client.aclose()
