@@ -14,12 +14,12 @@ from uuid import UUID
 
 import sqlalchemy as sa
 
-from services.intake import cycles, service
+from services.intake import cycles, review, service
 from services.intake import models as m
 from services.intake.app import DEFINITION
 from services.intake.auth import create_coordinator
 from services.intake.crypto import vault_for
-from services.intake.domain import CycleDates, CycleStatus
+from services.intake.domain import CycleDates, CycleStatus, Status
 from services.intake.schemas import ApplicationCreate
 from shared.clock import Clock, SystemClock
 from shared.db import make_engine, make_sessionmaker, migrate
@@ -194,7 +194,7 @@ async def seed(settings: Settings, clock: Clock) -> bool:
                 outbox=outbox,
                 clock=clock,
             )
-            await create_coordinator(
+            admin_id = await create_coordinator(
                 session,
                 organisation_id=DEMO_ORGANISATION,
                 email=DEMO_ADMIN_EMAIL,
@@ -204,13 +204,31 @@ async def seed(settings: Settings, clock: Clock) -> bool:
                 language="fi",
                 clock=clock,
             )
+            submitted = []
             for application in demo_applications(DEMO_CYCLE):
-                await service.submit_application(
+                submitted.append(
+                    await service.submit_application(
+                        session,
+                        request=application,
+                        outbox=outbox,
+                        vault=vault_for(settings.secret_key),
+                        secret_key=settings.secret_key,
+                        clock=clock,
+                    )
+                )
+            # most eligible applicants are accepted already, so that matching has a cohort;
+            # the rest wait in the review queue
+            eligible = [a for a in submitted if a.status == Status.ELIGIBLE.value]
+            for application in [a for i, a in enumerate(eligible) if i % 6 != 5]:
+                await review.decide(
                     session,
-                    request=application,
-                    outbox=outbox,
+                    organisation_id=DEMO_ORGANISATION,
+                    application_id=application.application_id,
+                    to_status=Status.ACCEPTED,
+                    actor_id=admin_id,
+                    note=None,
                     vault=vault_for(settings.secret_key),
-                    secret_key=settings.secret_key,
+                    outbox=outbox,
                     clock=clock,
                 )
         return True
