@@ -203,6 +203,7 @@ async def test_the_coordinator_proposes_adjusts_and_confirms_on_the_matching_scr
     page = (await client.get(f"{screen}?lang=en")).text
     assert "Amina Hassan" in page and "Liisa Hassan" in page
     assert "same occupation: " in page and "Most people matched" in page
+    assert "[matching." not in page and "[apply." not in page  # every reason has words
     ids = cohort["ids"]
     await post(
         "/constraint",

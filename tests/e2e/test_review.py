@@ -69,6 +69,7 @@ async def test_queue_lists_filters_searches_and_sorts(review) -> None:
     everything = (await client.get(f"/coordinator/cycles/{cycle}?lang=en")).text
     assert all(name in everything for name in ("Amina", "Farah", "Liisa"))
     assert "No higher-education degree" in everything  # the screening reason is shown
+    assert "[review." not in everything and "[apply." not in everything  # no missing texts
 
     mentors = (await client.get(f"/coordinator/cycles/{cycle}?role=mentor")).text
     assert "Liisa" in mentors and "Amina" not in mentors
@@ -321,3 +322,4 @@ async def test_dashboard_lists_the_cycles_with_counts(review) -> None:
     assert "Test cycle" in page and f"/coordinator/cycles/{review['cycle']}" in page
     assert re.search(r"<td>3</td>", page)
     assert "Open for applications" in page
+    assert "[review." not in page and "[auth." not in page
