@@ -33,7 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from shared import faults
 from shared.bus import EventConsumer, Subscription, ensure_streams, make_broker
-from shared.clock import Clock, SystemClock
+from shared.clock import Clock, FileClock, SystemClock
 from shared.commands import CommandResponder, CommandRoute
 from shared.db import make_engine, make_sessionmaker, migrate, migrations_current
 from shared.inbox import Inbox
@@ -104,16 +104,18 @@ def build_app(
     definition: ServiceDefinition, settings: Settings | None = None, clock: Clock | None = None
 ) -> FastAPI:
     settings = settings or Settings(service=definition.name)
+    if clock is None:
+        clock = FileClock(settings.clock_file) if settings.clock_file else SystemClock()
     engine = make_engine(settings)
     runtime = Runtime(
         definition=definition,
         settings=settings,
-        clock=clock or SystemClock(),
+        clock=clock,
         engine=engine,
         sessionmaker=make_sessionmaker(engine),
         broker=make_broker(settings),
         outbox=Outbox(service=definition.name, table=definition.outbox_table),
-        inbox=Inbox(table=definition.inbox_table, clock=clock or SystemClock()),
+        inbox=Inbox(table=definition.inbox_table, clock=clock),
     )
     for subscription in definition.subscriptions:
         EventConsumer(

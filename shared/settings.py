@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from pathlib import Path
 from typing import Literal, Self
 
 from pydantic import Field, model_validator
@@ -70,6 +71,9 @@ class Settings(BaseSettings):
     """Proxies whose X-Forwarded-For is trusted (client addresses drive login and form
     throttling); set to the ingress' addresses in a deployment."""
 
+    clock_file: Path | None = None
+    """Simulations and tests: system time plus the offset in this file (`FileClock`)."""
+
     crashpoints: frozenset[str] = frozenset()
     """Names of `shared.faults.crashpoint` places where the process kills itself (fault tests)."""
 
@@ -92,6 +96,8 @@ class Settings(BaseSettings):
             problems.append("NATS_URL must be set explicitly")
         if self.crashpoints:
             problems.append("WOMENTO_CRASHPOINTS must be empty")
+        if self.clock_file is not None:
+            problems.append("WOMENTO_CLOCK_FILE must not be set")
         if self.mail_backend != "smtp":
             problems.append("WOMENTO_MAIL_BACKEND must be smtp")
         if not self.public_base_url.startswith("https://"):

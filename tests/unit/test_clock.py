@@ -68,3 +68,39 @@ def test_system_clock_returns_aware_utc() -> None:
 def test_both_clocks_satisfy_the_protocol() -> None:
     clocks: list[Clock] = [SystemClock(), FrozenClock(START)]
     assert all(isinstance(c.now(), datetime) and c.now().tzinfo is not None for c in clocks)
+
+
+def test_file_clock_moves_every_reader_forward(tmp_path) -> None:
+    from datetime import timedelta
+
+    from shared.clock import FileClock
+
+    path = tmp_path / "clock"
+    first, second = FileClock(path), FileClock(path)
+    start = first.now()
+    assert abs((start - SystemClock().now()).total_seconds()) < 5
+    FileClock.advance_file(path, timedelta(days=31))
+    assert second.now() - start >= timedelta(days=31)
+    FileClock.advance_file(path, timedelta(days=30))
+    assert first.now() - start >= timedelta(days=61)
+    with pytest.raises(ValueError):
+        FileClock.advance_file(path, timedelta(seconds=-1))
+
+
+def test_production_refuses_a_clock_file(monkeypatch) -> None:
+    from pydantic import ValidationError
+
+    from shared.settings import Settings
+
+    for name, value in {
+        "WOMENTO_ENV": "production",
+        "WOMENTO_SECRET_KEY": "s" * 40,
+        "DATABASE_URL": "postgresql+asyncpg://u@db/w",
+        "NATS_URL": "nats://n:4222",
+        "WOMENTO_MAIL_BACKEND": "smtp",
+        "WOMENTO_PUBLIC_BASE_URL": "https://w.example.org",
+        "WOMENTO_CLOCK_FILE": "/tmp/clock",
+    }.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(ValidationError, match="WOMENTO_CLOCK_FILE"):
+        Settings()
