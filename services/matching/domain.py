@@ -18,20 +18,26 @@ Locked pairs are made as they are; a lock that breaks a rule raises `LockConflic
 anything is solved.
 
 Assignment. Allowed pairs never cross ISCO major groups, so each major group is an independent
-problem. Within one, the exact optimum of a capacitated assignment is found as follows:
+problem (a "block"). Within one, the exact optimum of the capacitated assignment is found so:
 
-1. Score the group's mentee x mentor matrix (int32, by table look-ups: see `_Scorer`) and keep
-   each mentee's `candidates` best allowed mentors.
+1. Score the block's mentee x mentor pairs (int32, a few table look-ups per pair: `_Scorer`),
+   chunk by chunk on a few threads, and keep about `candidates` best allowed mentors per
+   mentee (ties broken by a fixed pseudo-random order per mentee, so that equal mentees do
+   not all queue for the same equal mentors), plus a bound on the scores left out. The block's
+   matrix is never stored: it is recomputed by chunks when needed, which on this kind of
+   machine costs less than first touching n x m integers.
 2. Solve that sparse problem exactly with SciPy's LAPJVsp
    (`min_weight_full_bipartite_matching`): one column per mentor place, plus one "unmatched"
    column per mentee (so a full matching always exists); costs are B - weight, B above every
-   weight, which adds the same B to every full matching.
-3. Prove the result optimal for the *whole* matrix: node potentials d (shortest distances
+   weight, which adds the same B to every full matching, so optima are preserved.
+3. Prove the result optimal for the *whole* block: node potentials d (shortest distances
    from the sink in the residual graph of the equivalent min-cost flow, by an early-stopping
-   Bellman-Ford) satisfy weight(i, j) <= d[i] - d[j] on every residual arc. If every pair left
-   out of the sparse problem satisfies the same inequality, adding them all creates no
-   negative cycle, so the flow stays optimal. Pairs that fail are added and the problem is
-   solved again (rare; it ends, since the candidate set only grows).
+   Bellman-Ford; SciPy's own always does |V| passes) satisfy weight(i, j) <= d[i] - d[j] on
+   every residual arc. If every pair left out of the sparse problem satisfies the same
+   inequality, adding them all creates no negative cycle, so the flow stays optimal. Pairs
+   that fail (and some that nearly fail) are added and the problem is solved again; it ends,
+   since the sparse set only grows. A mentee whose left-out scores are all <= d[i] needs no
+   check (mentor potentials are <= 0), so each check rescores only a few rows.
 
 Weights. BEST_TOTAL_FIT maximises the sum of scores. MOST_MATCHED maximises the sum of
 (score + M) with M = SCALE * (largest possible number of pairs) + 1: one more pair is worth
@@ -39,8 +45,9 @@ more than any difference in total score, so it matches as many mentees as possib
 those matchings, has the best total. All weights are integers below 2**53, so the float64
 arithmetic of the solver and of the certificate is exact.
 
-Determinism. Mentees and mentors are sorted by id first, and every step is deterministic, so
-the same cohort in any order gives the same proposal.
+Determinism. Mentees and mentors are sorted by id first, and every step is deterministic
+(threads work on disjoint chunks whose results are joined in order), so the same cohort in
+any order gives the same proposal.
 """
 
 from __future__ import annotations
@@ -257,7 +264,9 @@ class Candidate(NamedTuple):
     mentor_id: PersonId
     score: float
     why_not: str
-    """different_field | same_employer | excluded | capacity_taken"""
+    """The first that applies: different_field, same_employer, excluded, capacity_taken (her
+    places went to others). ("not_chosen" would mean an allowed mentor with a free place,
+    which an optimal proposal never leaves; it is there only so that a bug cannot lie.)"""
 
 
 @dataclass(frozen=True)
@@ -607,13 +616,15 @@ class _Scorer:
             table = np.rint(shares[k] * values).astype(np.int32)
             parts.append((len(keys_e) * len(keys_r), table, codes_e, codes_r))
         parts.sort(key=lambda part: part[0])
+        # a merged table pays only while it is much smaller than the pairs it serves
+        limit = min(_TABLE_LIMIT, max(1 << 12, len(mentees) * len(mentors) // 16))
         self.groups: list[_Group] = []
         current: list[tuple[Int32s, Int64s, Int64s]] = []
         size = 0  # an upper bound of the current group's table size
         for part_size, table, codes_e, codes_r in parts:
-            if current and size * part_size > _TABLE_LIMIT:
+            if current and size * part_size > limit:
                 size = self._size([*current, (table, codes_e, codes_r)])
-                if size > _TABLE_LIMIT:
+                if size > limit:
                     self.groups.append(self._merge(current))
                     current, size = [], part_size
                 current.append((table, codes_e, codes_r))
@@ -1034,16 +1045,18 @@ def _propose(
     workers: int | None = None,
     stats: dict[str, float] | None = None,
 ) -> Proposal:
+    started = time.perf_counter()
     weights = weights or Weights()
     constraints = constraints or Constraints()
     if candidates < 1:
         raise ValueError("candidates must be >= 1")
+    if workers is not None and workers < 1:
+        raise ValueError("workers must be >= 1")
     mentee_list = sorted(mentees, key=lambda x: _id_key(x.id))
     mentor_list = sorted(mentors, key=lambda x: _id_key(x.id))
     _check_unique("mentee", (x.id for x in mentee_list))
     _check_unique("mentor", (x.id for x in mentor_list))
     timings: dict[str, float] = defaultdict(float)
-    started = time.perf_counter()
 
     fe = [_Features.of(x.profile) for x in mentee_list]
     fr = [_Features.of(x.profile) for x in mentor_list]
@@ -1110,6 +1123,7 @@ def _propose(
         capacity = np.array([x.capacity for x in mentor_list], dtype=np.int64)
         load = np.bincount(mentor_of[mentor_of >= 0], minlength=len(fr)) + (capacity - places)
         pairs: list[ProposedPair] = []
+        total_units = 0
         for i, x in enumerate(mentee_list):
             if i in locked:
                 j = locked[i]
@@ -1121,6 +1135,7 @@ def _propose(
                 units = int(score_of[i])
             else:
                 continue
+            total_units += units
             pairs.append(
                 ProposedPair(
                     mentee_id=x.id,
@@ -1139,7 +1154,6 @@ def _propose(
         )
         timings["explain_seconds"] = time.perf_counter() - t0
 
-    total_units = sum(round(p.score * SCALE) for p in pairs)
     timings["total_seconds"] = time.perf_counter() - started
     if stats is not None:
         stats.update(timings)

@@ -21,6 +21,17 @@ def _descendants(pid: int) -> list[psutil.Process]:
     return psutil.Process(pid).children(recursive=True)
 
 
+def _command_lines(processes: list[psutil.Process]) -> str:
+    """The command lines of those still alive (short-lived helpers like psql may be gone)."""
+    lines = []
+    for process in processes:
+        try:
+            lines.append(" ".join(process.cmdline()))
+        except psutil.Error:
+            continue
+    return " ".join(lines)
+
+
 @pytest.mark.kills
 def test_launcher_starts_everything_seeds_and_stops_cleanly(tmp_path: Path) -> None:
     tmp_path.chmod(0o755)
@@ -44,7 +55,7 @@ def test_launcher_starts_everything_seeds_and_stops_cleanly(tmp_path: Path) -> N
         for url in urls.values():
             assert httpx.get(f"{url}/readyz", timeout=5).status_code == 200
         assert "demo data created" in output
-        names = " ".join(" ".join(p.cmdline()) for p in children)
+        names = _command_lines(children)
         assert "nats-server" in names and "postgres" in names
     finally:
         launcher.send_signal(signal.SIGINT)  # what Ctrl-C sends
