@@ -27,7 +27,14 @@ from faststream.nats.annotations import NatsMessage
 from nats.aio.client import Client as NatsClient
 from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeout
-from pydantic import AwareDatetime, BaseModel, ConfigDict, StringConstraints, ValidationError
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+)
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.clock import Clock
@@ -255,6 +262,14 @@ class ConfirmPairs(MatchingCommand):
 class EndPair(MatchingCommand):
     pair_id: UUID
     reason_code: Annotated[str, StringConstraints(pattern=r"^[a-z_]{2,40}$")]
+
+
+class SetMentorAvailability(MatchingCommand):
+    """A mentor of the pool: how many mentees she takes per cycle, or resting for now."""
+
+    mentor_id: UUID
+    capacity: int = Field(ge=1, le=5)
+    resting: bool = False
 
 
 class GetMatching(MatchingCommand):

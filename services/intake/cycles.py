@@ -9,11 +9,11 @@ Service functions write through the caller's session and never commit.
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from uuid import UUID, uuid4
 
 import sqlalchemy as sa
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.intake import models as m
@@ -31,6 +31,19 @@ from shared.envelope import Envelope
 from shared.events import ApplicationReceived, CycleClosed, CycleOpened, Role
 from shared.outbox import Outbox
 
+MatchingComponent = Literal[
+    "field", "education", "languages", "finnish_support", "region", "topics"
+]
+DEFAULT_WEIGHTS: dict[MatchingComponent, float] = {
+    "field": 3.0,
+    "education": 1.0,
+    "languages": 1.0,
+    "finnish_support": 1.0,
+    "region": 1.0,
+    "topics": 2.0,
+}
+"""Intake's copy of matching's defaults: a programme's settings start from these."""
+
 ProgrammeName = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=2, max_length=120)
 ]
@@ -46,6 +59,17 @@ class ProgrammeSettings(BaseModel):
     group_meetings: int = Field(default=4, ge=0, le=12)
     pair_meeting_cadence_days: int = Field(default=31, ge=7, le=92)
     application_months: tuple[int, ...] = Field(default=(1, 8), min_length=1, max_length=12)
+    matching_weights: dict[MatchingComponent, float] = Field(
+        default_factory=lambda: dict(DEFAULT_WEIGHTS),
+        description="how much each compatibility component counts (0-10)",
+    )
+
+    @field_validator("matching_weights")
+    @classmethod
+    def _weights_in_range(cls, weights: dict[str, float]) -> dict[str, float]:
+        if any(not 0 <= w <= 10 for w in weights.values()) or not any(weights.values()):
+            raise ValueError("weights are 0-10 and at least one is above 0")
+        return weights
 
 
 async def create_programme(
@@ -76,6 +100,20 @@ async def programme(session: AsyncSession, *, organisation_id: UUID, programme_i
             )
         )
     ).one_or_none()
+
+
+async def matching_weights(
+    session: AsyncSession, *, organisation_id: UUID, cycle_id: UUID
+) -> dict[str, float] | None:
+    """The weights of the cycle's programme, or None for matching's defaults."""
+    settings = await session.scalar(
+        sa.select(m.programmes.c.settings)
+        .join(m.cycles, m.cycles.c.programme_id == m.programmes.c.id)
+        .where(m.cycles.c.id == cycle_id, m.cycles.c.organisation_id == organisation_id)
+    )
+    if settings is None:
+        return None
+    return dict(ProgrammeSettings.model_validate(settings).matching_weights)
 
 
 def suggested_dates(settings: dict[str, Any], today: date) -> CycleDates:

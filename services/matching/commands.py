@@ -25,6 +25,7 @@ from shared.commands import (
     EndPair,
     GetMatching,
     ProposeMatches,
+    SetMentorAvailability,
     SetPairConstraint,
 )
 from shared.envelope import Envelope
@@ -196,6 +197,26 @@ async def end_pair(
     return {"ended": str(pair.pair_id)}
 
 
+async def set_mentor_availability(
+    session: AsyncSession,
+    command: SetMentorAvailability,
+    envelope: CommandEnvelope,
+    ctx: CommandContext,
+) -> dict[str, Any]:
+    pool = m.mentor_pool
+    updated = await session.execute(
+        pool.update()
+        .where(
+            pool.c.person_id == command.mentor_id,
+            pool.c.organisation_id == envelope.organisationid,
+        )
+        .values(capacity=command.capacity, resting=command.resting)
+    )
+    if not updated.rowcount:  # type: ignore[attr-defined]
+        raise CommandRejected("unknown_mentor", "no such mentor in the pool", "mentor_id")
+    return {"capacity": command.capacity, "resting": command.resting}
+
+
 async def get_matching(
     session: AsyncSession, command: GetMatching, envelope: CommandEnvelope, ctx: CommandContext
 ) -> dict[str, Any]:
@@ -222,7 +243,33 @@ async def get_matching(
             .order_by(m.pairs.c.formed_at)
         )
     ).all()
+    taken = dict(
+        (
+            await session.execute(
+                sa.select(m.pairs.c.mentor_id, sa.func.count())
+                .where(m.pairs.c.cycle_id == command.cycle_id, m.pairs.c.ended_at.is_(None))
+                .group_by(m.pairs.c.mentor_id)
+            )
+        ).all()
+    )
+    pool = (
+        await session.execute(
+            sa.select(m.mentor_pool).where(
+                m.mentor_pool.c.organisation_id == envelope.organisationid
+            )
+        )
+    ).all()
     return {
+        "pool": [
+            {
+                "mentor_id": str(r.person_id),
+                "capacity": r.capacity,
+                "resting": r.resting,
+                "taken": taken.get(r.person_id, 0),
+                "isco_code": r.latest_profile["isco_code"],
+            }
+            for r in pool
+        ],
         "run": None
         if run is None
         else {
@@ -411,5 +458,6 @@ ROUTES = [
     CommandRoute(SetPairConstraint, set_constraint),
     CommandRoute(ConfirmPairs, confirm_pairs),
     CommandRoute(EndPair, end_pair),
+    CommandRoute(SetMentorAvailability, set_mentor_availability),
     CommandRoute(GetMatching, get_matching),
 ]

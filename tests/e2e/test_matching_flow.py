@@ -228,3 +228,37 @@ async def test_the_coordinator_proposes_adjusts_and_confirms_on_the_matching_scr
     assert refused.status_code == 503
     assert await count(db, "matching.runs") == 2
     await client.aclose()
+
+
+async def test_resting_mentors_and_the_programmes_weights_shape_the_proposal(
+    cohort, stack, db
+) -> None:
+    org, cycle, ids = cohort["org"], cohort["cycle"], cohort["ids"]
+    client = await logged_in(
+        stack["intake"].base_url, await add_coordinator(stack.database_url, org)
+    )
+    screen = f"/coordinator/cycles/{cycle}/matching"
+
+    async def post(action: str, data: dict) -> str:
+        token = csrf_from((await client.get(screen)).text)
+        response = await client.post(f"{screen}{action}", data=data | {"csrf_token": token})
+        assert response.status_code == 303, response.text
+        return response.headers["location"]
+
+    assert (
+        await post("/mentor", {"mentor_id": str(ids["Liisa"]), "capacity": "2", "resting": "yes"})
+    ).endswith("message=mentor")
+    assert await db.fetchval(
+        "SELECT resting FROM matching.mentor_pool WHERE person_id = $1", ids["Liisa"]
+    )
+    await db.execute(
+        "UPDATE intake.programmes SET settings = jsonb_set(settings, '{matching_weights,topics}', '7')"
+    )
+    await post("/propose", {"mode": "best_total_fit"})
+
+    run = await db.fetchrow("SELECT weights, result FROM matching.runs WHERE status = 'proposed'")
+    assert '"topics": 7' in run["weights"]
+    assert str(ids["Liisa"]) not in run["result"]  # a resting mentor is not proposed
+    page = (await client.get(f"{screen}?lang=en")).text
+    assert "Mentor pool" in page and "resting" in page
+    await client.aclose()

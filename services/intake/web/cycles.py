@@ -69,7 +69,7 @@ async def dashboard(
 
 @router.get("/programmes/new", response_class=HTMLResponse)
 async def new_programme(request: Request, coordinator: Editor) -> Response:
-    return page(request, "coordinator/programme_form.html", {"values": {}, "errors": {}})
+    return page(request, "coordinator/programme_form.html", _programme_context({}, {}))
 
 
 @router.post("/programmes", response_class=HTMLResponse)
@@ -86,12 +86,16 @@ async def create_programme(request: Request, coordinator: Editor, session: Sessi
             group_meetings=int(str(form.get("group_meetings") or 4)),
             pair_meeting_cadence_days=int(str(form.get("pair_meeting_cadence_days") or 31)),
             application_months=tuple(int(str(v)) for v in form.getlist("application_months")),
+            matching_weights={
+                component: float(str(form.get(f"weight_{component}") or default))
+                for component, default in cycles.DEFAULT_WEIGHTS.items()
+            },
         )
     except (ValueError, ValidationError):
         errors["settings"] = "review.form.error.settings"
     if errors:
         return page(
-            request, "coordinator/programme_form.html", {"values": values, "errors": errors}, 422
+            request, "coordinator/programme_form.html", _programme_context(values, errors), 422
         )
     async with session.begin():
         await cycles.create_programme(
@@ -187,3 +191,7 @@ async def advance_cycle(
             return page(request, "error.html", {"message_key": "error.not_found"}, status=404)
         return RedirectResponse("/coordinator?done=refused", status_code=303)
     return RedirectResponse(f"/coordinator?done={target.value}", status_code=303)
+
+
+def _programme_context(values: dict[str, Any], errors: dict[str, str]) -> dict[str, Any]:
+    return {"values": values, "errors": errors, "weights": list(cycles.DEFAULT_WEIGHTS.items())}

@@ -13,7 +13,7 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from services.intake import reference, review
+from services.intake import cycles, reference, review
 from services.intake.auth import EDITOR_ROLES, Coordinator, CurrentCoordinator, require_role
 from services.intake.crypto import vault_for
 from services.intake.web.csrf import verify_csrf
@@ -27,6 +27,7 @@ from shared.commands import (
     GetMatching,
     ProposeMatches,
     ServiceUnavailable,
+    SetMentorAvailability,
     SetPairConstraint,
     send,
 )
@@ -94,6 +95,7 @@ async def matching_page(
     ids |= {UUID(u["mentee_id"]) for u in run["unmatched"]}
     ids |= {UUID(c["mentor_id"]) for u in run["unmatched"] for c in u["nearest"]}
     ids |= {UUID(p[k]) for p in state["pairs"] for k in ("mentee_id", "mentor_id")}
+    ids |= {UUID(r["mentor_id"]) for r in state["pool"]}
     names = await review.names_of(
         session,
         organisation_id=coordinator.organisation_id,
@@ -118,6 +120,8 @@ async def matching_page(
             "reason": lambda r: reason_text(r, _, lang),
             "can_edit": coordinator.role in EDITOR_ROLES,
             "end_reasons": END_REASONS,
+            "pool": sorted(state["pool"], key=lambda r: names.get(UUID(r["mentor_id"]), "")),
+            "isco_label": lambda code: reference.isco_label(code, lang),
             "message": request.query_params.get("message"),
             "error": request.query_params.get("error"),
         },
@@ -154,17 +158,32 @@ async def propose(
     cycle_id: UUID,
     coordinator: Editor,
     rt: RuntimeDep,
+    session: SessionDep,
     mode: Annotated[str, Form()] = "best_total_fit",
 ) -> Response:
-    chosen = mode if mode in ("best_total_fit", "most_matched") else "best_total_fit"
-    return await _act(
-        request,
-        rt,
-        coordinator,
-        cycle_id,
-        ProposeMatches(cycle_id=cycle_id, mode=chosen),
-        "proposed",
-    )  # type: ignore[arg-type]
+    """Propose with the weights of the cycle's programme (its settings tune them)."""
+    chosen = "most_matched" if mode == "most_matched" else "best_total_fit"
+    weights = await cycles.matching_weights(
+        session, organisation_id=coordinator.organisation_id, cycle_id=cycle_id
+    )
+    command = ProposeMatches(cycle_id=cycle_id, mode=chosen, weights=weights)
+    return await _act(request, rt, coordinator, cycle_id, command, "proposed")
+
+
+@router.post("/cycles/{cycle_id}/matching/mentor", response_class=HTMLResponse)
+async def mentor_availability(
+    request: Request,
+    cycle_id: UUID,
+    coordinator: Editor,
+    rt: RuntimeDep,
+    mentor_id: Annotated[UUID, Form()],
+    capacity: Annotated[int, Form(ge=1, le=5)],
+    resting: Annotated[str, Form()] = "",
+) -> Response:
+    command = SetMentorAvailability(
+        mentor_id=mentor_id, capacity=capacity, resting=resting == "yes"
+    )
+    return await _act(request, rt, coordinator, cycle_id, command, "mentor")
 
 
 @router.post("/cycles/{cycle_id}/matching/constraint", response_class=HTMLResponse)
