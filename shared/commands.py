@@ -276,3 +276,87 @@ class GetMatching(MatchingCommand):
     """The cycle's latest proposal, constraints and formed pairs (a query)."""
 
     cycle_id: UUID
+
+
+# --- scheduling -----------------------------------------------------------------------
+
+from datetime import date  # noqa: E402
+
+from shared.events import MeetingMode  # noqa: E402
+
+TopicCode = Annotated[str, StringConstraints(pattern=r"^[a-z0-9_]{2,40}$")]
+HttpsUrl = Annotated[str, StringConstraints(pattern=r"^https://\S+$", max_length=500)]
+Place = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
+GroupMeetingKind = Literal["kick_off", "midway", "closing"]
+
+
+class SchedulingCommand(Command):
+    target: ClassVar[str] = "scheduling"
+
+
+class RecordMeeting(SchedulingCommand):
+    """A pair meeting held (from the participant portal, or a coordinator on her behalf).
+
+    `minutes` is checked by the service (not the contract), so that a zero or negative
+    length is refused with the service's own reason code on the field `minutes`.
+    """
+
+    pair_id: UUID
+    held_on: date
+    minutes: int
+    mode: MeetingMode
+    topic_codes: tuple[TopicCode, ...] = Field(default=(), max_length=20)
+    logged_by: Literal["participant", "coordinator"]
+
+
+class CreateGroupMeeting(SchedulingCommand):
+    """One of the cycle's group meetings; its pairs' participants are invited."""
+
+    cycle_id: UUID
+    kind: GroupMeetingKind
+    starts_at: AwareDatetime
+    ends_at: AwareDatetime
+    place: Place | None = None
+    online_url: HttpsUrl | None = None
+
+
+class CreateTraining(SchedulingCommand):
+    """A training of the organisation; the participants of its current pairs are invited."""
+
+    title: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+    starts_at: AwareDatetime
+    ends_at: AwareDatetime
+    place: Place | None = None
+    online_url: HttpsUrl | None = None
+    capacity: int = Field(ge=1, le=10_000)
+
+
+class Rsvp(SchedulingCommand):
+    """An invited person's answer to a group meeting or training."""
+
+    event_id: UUID
+    person_id: UUID
+    answer: Literal["yes", "no"]
+
+
+class RecordAttendance(SchedulingCommand):
+    """Whether a person attended a group meeting or training (from the attendance sheet)."""
+
+    event_id: UUID
+    person_id: UUID
+    attended: bool
+
+
+class GetSchedule(SchedulingCommand):
+    """The cycle's schedule (a query): pairs with planned months, meetings held and at-risk
+    flags, group meetings, trainings and reminders; ids only (intake joins the names)."""
+
+    cycle_id: UUID
+
+
+class CalendarFeed(SchedulingCommand):
+    """An iCalendar feed (a query) of one person's or one cycle's events: `{"ics": text}`."""
+
+    person_id: UUID | None = None
+    cycle_id: UUID | None = None
+    language: Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}$")] = "fi"

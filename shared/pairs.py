@@ -14,6 +14,10 @@ from shared.envelope import Envelope
 from shared.events import PairEnded, PairFormed
 
 
+class PairNotKnownYet(Exception):
+    """A retryable failure: the event refers to a pair whose `PairFormed` has not arrived."""
+
+
 def pair_subscriptions(pairs: sa.Table) -> list[Subscription]:
     async def on_pair_formed(session: AsyncSession, event: PairFormed, envelope: Envelope) -> None:
         await session.execute(
@@ -30,11 +34,16 @@ def pair_subscriptions(pairs: sa.Table) -> list[Subscription]:
         )
 
     async def on_pair_ended(session: AsyncSession, event: PairEnded, envelope: Envelope) -> None:
-        await session.execute(
+        """Each event type has its own consumer, so a `PairEnded` can overtake its
+        `PairFormed`: for a pair not known yet this fails, and the consumer retries it with
+        backoff (dead-lettered only if the pair never arrives)."""
+        ended = await session.execute(
             pairs.update()
             .where(pairs.c.pair_id == event.pair_id)
             .values(ended_at=envelope.time, end_reason=event.reason_code)
         )
+        if not ended.rowcount:  # type: ignore[attr-defined]
+            raise PairNotKnownYet(f"pair {event.pair_id} ended before its PairFormed arrived")
 
     handlers: list[tuple[type[PairFormed] | type[PairEnded], Callable[..., Awaitable[None]]]] = [
         (PairFormed, on_pair_formed),

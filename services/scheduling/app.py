@@ -2,22 +2,25 @@
 
 from pathlib import Path
 
-from services.scheduling import handlers, models
+from services.scheduling import commands, handlers, models, worker
 from shared.bus import Subscription
-from shared.events import ApplicationReceived
-from shared.pairs import pair_subscriptions
+from shared.events import ApplicationReceived, CycleOpened, PairEnded, PairFormed
 from shared.service import ServiceDefinition
 
 DEFINITION = ServiceDefinition(
     name="scheduling",
     title="Womento scheduling",
-    description="Operations endpoints only; the service talks through NATS events.",
+    description="Operations endpoints only; the service talks through NATS events and commands.",
     metadata=models.metadata,
     outbox_table=models.outbox,
     inbox_table=models.inbox,
     migrations_dir=Path(__file__).parent / "migrations",
     subscriptions=[
         Subscription(ApplicationReceived, handlers.on_application_received),
-        *pair_subscriptions(models.pairs),
+        Subscription(CycleOpened, handlers.on_cycle_opened),
+        Subscription(PairFormed, handlers.on_pair_formed),
+        Subscription(PairEnded, handlers.on_pair_ended),
     ],
+    commands=commands.ROUTES,
+    workers=[worker.clock_worker],
 )

@@ -1,10 +1,23 @@
-"""Event handlers of the scheduling service: event -> effect, inside the consumer's transaction."""
+"""Event handlers of the scheduling service: event -> effect, inside the consumer's transaction.
 
+Handlers get no clock: "now" is the event's own time (`envelope.time`).
+"""
+
+import logging
+
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.scheduling.models import applications
+from services.scheduling import models, schedule
+from services.scheduling.models import applications, cycles
 from shared.envelope import Envelope
-from shared.events import ApplicationReceived
+from shared.events import ApplicationReceived, CycleOpened, PairEnded, PairFormed
+from shared.pairs import pair_subscriptions
+
+log = logging.getLogger(__name__)
+
+
+_keep_pair = {s.event: s.handler for s in pair_subscriptions(models.pairs)}
 
 
 async def on_application_received(
@@ -21,3 +34,42 @@ async def on_application_received(
             submitted_at=event.submitted_at,
         )
     )
+
+
+async def on_cycle_opened(session: AsyncSession, event: CycleOpened, envelope: Envelope) -> None:
+    """Remember the cycle's dates; pairs that arrived before it are planned again from them."""
+    await session.execute(
+        insert(cycles)
+        .values(
+            cycle_id=event.cycle_id,
+            organisation_id=envelope.organisationid,
+            programme_id=event.programme_id,
+            starts_on=event.starts_on,
+            ends_on=event.ends_on,
+        )
+        .on_conflict_do_nothing()
+    )
+    await schedule.replan_from_cycle(session, event.cycle_id, envelope.time)
+
+
+async def on_pair_formed(session: AsyncSession, event: PairFormed, envelope: Envelope) -> None:
+    """Keep the pair, plan its months with their missed checks and its at-risk check, and
+    invite its two people to what is coming."""
+    await _keep_pair[PairFormed](session, event, envelope)
+    pair = await schedule.pair_row(session, event.pair_id)
+    if pair.plan_basis is not None:  # planned already (the same pair formed twice)
+        return
+    months = await schedule.plan_pair(session, pair, envelope.time)
+    if (await schedule.cycle_row(session, pair.cycle_id)) is None:
+        log.warning(
+            "pair formed in a cycle not known yet: planned from its formation",
+            extra={"pair_id": str(pair.pair_id), "cycle_id": str(pair.cycle_id), "months": months},
+        )
+    await schedule.invite_pair(session, pair, envelope.time)
+
+
+async def on_pair_ended(session: AsyncSession, event: PairEnded, envelope: Envelope) -> None:
+    """The pair ends (see `shared.pairs` for a `PairEnded` that overtakes its `PairFormed`):
+    its pending checks are dropped and an open at-risk flag is closed."""
+    await _keep_pair[PairEnded](session, event, envelope)
+    await schedule.cancel_pair_jobs(session, event.pair_id, envelope.time)

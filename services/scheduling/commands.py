@@ -1,0 +1,573 @@
+"""Scheduling's command handlers: thin, each in the responder's transaction.
+
+Every command is scoped to the sending organisation: a pair, cycle or event of another
+organisation is "unknown", never touched. Refusals name the field at fault.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import Any
+from uuid import UUID, uuid4
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.scheduling import calendar as feeds
+from services.scheduling import domain, schedule
+from services.scheduling import models as m
+from shared.commands import (
+    CalendarFeed,
+    CommandContext,
+    CommandEnvelope,
+    CommandRejected,
+    CommandRoute,
+    CreateGroupMeeting,
+    CreateTraining,
+    GetSchedule,
+    RecordAttendance,
+    RecordMeeting,
+    Rsvp,
+)
+from shared.envelope import Envelope
+from shared.events import MeetingHeld
+
+# --- meetings ----------------------------------------------------------------------------
+
+_LOG_PROBLEMS: dict[str, tuple[str, str]] = {
+    "in_the_future": ("held_on", "a meeting cannot be logged before it is held"),
+    "before_pair_formed": ("held_on", "the meeting is dated before the pair was formed"),
+    "pair_ended": ("pair_id", "the pair had ended by the day of the meeting"),
+    "length_not_positive": ("minutes", "the length of a meeting must be more than zero"),
+    "too_long": ("minutes", f"a meeting is at most {domain.MAX_MEETING_MINUTES} minutes"),
+}
+
+
+async def known_pair(session: AsyncSession, pair_id: UUID, organisation_id: UUID) -> Any:
+    pair = (
+        await session.execute(
+            sa.select(m.pairs)
+            .where(m.pairs.c.pair_id == pair_id, m.pairs.c.organisation_id == organisation_id)
+            .with_for_update()
+        )
+    ).one_or_none()
+    if pair is None:
+        raise CommandRejected("unknown_pair", "scheduling knows no such pair", "pair_id")
+    return pair
+
+
+async def record_meeting(
+    session: AsyncSession, command: RecordMeeting, envelope: CommandEnvelope, ctx: CommandContext
+) -> dict[str, Any]:
+    """Log a meeting held; `MeetingHeld` once per command id; clears an at-risk flag."""
+    now = ctx.clock.now()
+    pair = await known_pair(session, command.pair_id, envelope.organisationid)
+    problem = domain.check_meeting_log(
+        command.held_on,
+        command.minutes,
+        domain.local_date(now),
+        domain.local_date(pair.formed_at),
+        domain.local_date(pair.ended_at) if pair.ended_at is not None else None,
+    )
+    if problem is not None:
+        field, message = _LOG_PROBLEMS[problem]
+        raise CommandRejected(problem, message, field)
+    meeting_id = uuid4()
+    inserted = await session.scalar(
+        insert(m.meetings)
+        .values(
+            meeting_id=meeting_id,
+            organisation_id=envelope.organisationid,
+            pair_id=pair.pair_id,
+            cycle_id=pair.cycle_id,
+            held_on=command.held_on,
+            minutes=command.minutes,
+            mode=command.mode.value,
+            topic_codes=list(command.topic_codes),
+            logged_by=command.logged_by,
+            logged_at=now,
+            command_id=envelope.id,
+        )
+        .on_conflict_do_nothing(index_elements=[m.meetings.c.command_id])
+        .returning(m.meetings.c.meeting_id)
+    )
+    if inserted is None:  # the same command applied by a concurrent copy: same meeting
+        existing = await session.scalar(
+            sa.select(m.meetings.c.meeting_id).where(m.meetings.c.command_id == envelope.id)
+        )
+        return {"meeting_id": str(existing), "duplicate": True}
+    await ctx.outbox.add(
+        session,
+        Envelope.wrap(
+            MeetingHeld(
+                meeting_id=meeting_id,
+                pair_id=pair.pair_id,
+                cycle_id=pair.cycle_id,
+                held_on=command.held_on,
+                minutes=command.minutes,
+                mode=command.mode,
+                topic_codes=command.topic_codes,
+            ),
+            organisation_id=envelope.organisationid,
+            clock=ctx.clock,
+            correlation_id=envelope.correlationid,
+        ),
+    )
+    cleared = False
+    next_check: date | None = None
+    if pair.ended_at is None:
+        next_check = await schedule.reschedule_at_risk_check(session, pair, now)
+        if domain.local_date(now) < next_check:
+            result = await session.execute(
+                m.at_risk.update()
+                .where(m.at_risk.c.pair_id == pair.pair_id, m.at_risk.c.cleared_at.is_(None))
+                .values(cleared_at=now)
+            )
+            cleared = bool(result.rowcount)  # type: ignore[attr-defined]
+    return {
+        "meeting_id": str(meeting_id),
+        "at_risk_cleared": cleared,
+        "at_risk_on": next_check.isoformat() if next_check else None,
+    }
+
+
+# --- group meetings and trainings ---------------------------------------------------------
+
+
+async def known_cycle(session: AsyncSession, cycle_id: UUID, organisation_id: UUID) -> Any:
+    """The cycle's row, or None when only its pairs are known; refused when neither is."""
+    cycle = await schedule.cycle_row(session, cycle_id)
+    if cycle is not None:
+        if cycle.organisation_id != organisation_id:
+            raise CommandRejected("unknown_cycle", "scheduling knows no such cycle", "cycle_id")
+        return cycle
+    has_pairs = await session.scalar(
+        sa.select(sa.func.count())
+        .select_from(m.pairs)
+        .where(m.pairs.c.cycle_id == cycle_id, m.pairs.c.organisation_id == organisation_id)
+    )
+    if not has_pairs:
+        raise CommandRejected("unknown_cycle", "scheduling knows no such cycle", "cycle_id")
+    return None
+
+
+def _check_when_where(
+    starts_at: datetime, ends_at: datetime, place: str | None, url: str | None, now: datetime
+) -> None:
+    if ends_at <= starts_at:
+        raise CommandRejected("ends_before_start", "it must end after it starts", "ends_at")
+    if starts_at <= now:
+        raise CommandRejected("in_the_past", "it must start in the future", "starts_at")
+    if not place and not url:
+        raise CommandRejected("no_place", "give a place or an online link", "place")
+
+
+async def create_group_meeting(
+    session: AsyncSession,
+    command: CreateGroupMeeting,
+    envelope: CommandEnvelope,
+    ctx: CommandContext,
+) -> dict[str, Any]:
+    now = ctx.clock.now()
+    await known_cycle(session, command.cycle_id, envelope.organisationid)
+    _check_when_where(command.starts_at, command.ends_at, command.place, command.online_url, now)
+    gm = m.group_meetings
+    if command.kind != "midway":
+        taken = await session.scalar(
+            sa.select(sa.func.count())
+            .select_from(gm)
+            .where(gm.c.cycle_id == command.cycle_id, gm.c.kind == command.kind)
+        )
+        if taken:
+            raise CommandRejected(
+                "already_planned", f"the cycle already has its {command.kind} meeting", "kind"
+            )
+    meeting_id = uuid4()
+    await session.execute(
+        gm.insert().values(
+            id=meeting_id,
+            organisation_id=envelope.organisationid,
+            cycle_id=command.cycle_id,
+            kind=command.kind,
+            starts_at=command.starts_at,
+            ends_at=command.ends_at,
+            place=command.place,
+            online_url=command.online_url,
+            created_at=now,
+        )
+    )
+    people = schedule.people_of(
+        await schedule.current_pairs(session, envelope.organisationid, command.cycle_id)
+    )
+    await schedule.invite(
+        session,
+        event_id=meeting_id,
+        event_kind="group_meeting",
+        organisation_id=envelope.organisationid,
+        people=people,
+        now=now,
+    )
+    await schedule.schedule_reminders(
+        session,
+        event_id=meeting_id,
+        event_kind="group_meeting",
+        organisation_id=envelope.organisationid,
+        starts_at=command.starts_at,
+        now=now,
+    )
+    return {"id": str(meeting_id), "invited": len(people)}
+
+
+async def create_training(
+    session: AsyncSession, command: CreateTraining, envelope: CommandEnvelope, ctx: CommandContext
+) -> dict[str, Any]:
+    now = ctx.clock.now()
+    _check_when_where(command.starts_at, command.ends_at, command.place, command.online_url, now)
+    training_id = uuid4()
+    await session.execute(
+        m.trainings.insert().values(
+            id=training_id,
+            organisation_id=envelope.organisationid,
+            title=command.title,
+            starts_at=command.starts_at,
+            ends_at=command.ends_at,
+            place=command.place,
+            online_url=command.online_url,
+            capacity=command.capacity,
+            created_at=now,
+        )
+    )
+    people = schedule.people_of(await schedule.current_pairs(session, envelope.organisationid))
+    await schedule.invite(
+        session,
+        event_id=training_id,
+        event_kind="training",
+        organisation_id=envelope.organisationid,
+        people=people,
+        now=now,
+    )
+    await schedule.schedule_reminders(
+        session,
+        event_id=training_id,
+        event_kind="training",
+        organisation_id=envelope.organisationid,
+        starts_at=command.starts_at,
+        now=now,
+    )
+    return {"id": str(training_id), "invited": len(people)}
+
+
+async def known_event(
+    session: AsyncSession, event_id: UUID, organisation_id: UUID
+) -> tuple[str, Any]:
+    """("group_meeting" | "training", row) of the organisation, locked; refused otherwise."""
+    for kind, table in (("group_meeting", m.group_meetings), ("training", m.trainings)):
+        row = (
+            await session.execute(
+                sa.select(table)
+                .where(table.c.id == event_id, table.c.organisation_id == organisation_id)
+                .with_for_update()
+            )
+        ).one_or_none()
+        if row is not None:
+            return kind, row
+    raise CommandRejected("unknown_event", "no such group meeting or training", "event_id")
+
+
+async def rsvp(
+    session: AsyncSession, command: Rsvp, envelope: CommandEnvelope, ctx: CommandContext
+) -> dict[str, Any]:
+    now = ctx.clock.now()
+    kind, event = await known_event(session, command.event_id, envelope.organisationid)
+    if event.starts_at <= now:
+        raise CommandRejected("event_started", "the event has already started", "event_id")
+    inv = m.invitations
+    key = (inv.c.event_id == command.event_id) & (inv.c.person_id == command.person_id)
+    current = (
+        await session.execute(sa.select(inv.c.rsvp).where(key).with_for_update())
+    ).one_or_none()
+    if current is None:
+        raise CommandRejected("not_invited", "this person is not invited", "person_id")
+    if kind == "training" and command.answer == "yes" and current.rsvp != "yes":
+        coming = await session.scalar(
+            sa.select(sa.func.count())
+            .select_from(inv)
+            .where(inv.c.event_id == command.event_id, inv.c.rsvp == "yes")
+        )
+        if (coming or 0) >= event.capacity:
+            raise CommandRejected("full", "the training is full", "answer")
+    await session.execute(inv.update().where(key).values(rsvp=command.answer, rsvp_at=now))
+    return {"event_id": str(command.event_id), "answer": command.answer}
+
+
+async def record_attendance(
+    session: AsyncSession,
+    command: RecordAttendance,
+    envelope: CommandEnvelope,
+    ctx: CommandContext,
+) -> dict[str, Any]:
+    """Attendance from the sheet; someone not invited who came is added to the list."""
+    now = ctx.clock.now()
+    kind, event = await known_event(session, command.event_id, envelope.organisationid)
+    if event.starts_at > now:
+        raise CommandRejected("not_started", "the event has not started yet", "event_id")
+    await session.execute(
+        insert(m.invitations)
+        .values(
+            event_id=command.event_id,
+            person_id=command.person_id,
+            organisation_id=envelope.organisationid,
+            event_kind=kind,
+            invited_at=now,
+            attended=command.attended,
+            attendance_at=now,
+        )
+        .on_conflict_do_update(
+            index_elements=[m.invitations.c.event_id, m.invitations.c.person_id],
+            set_={"attended": command.attended, "attendance_at": now},
+        )
+    )
+    return {"event_id": str(command.event_id), "attended": command.attended}
+
+
+# --- queries ---------------------------------------------------------------------------
+
+
+def _iso(value: Any) -> Any:
+    if isinstance(value, date | datetime):
+        return value.isoformat()
+    if isinstance(value, UUID):
+        return str(value)
+    if isinstance(value, list | tuple):
+        return [_iso(v) for v in value]
+    return value
+
+
+def _row(row: Any, *columns: str) -> dict[str, Any]:
+    mapping = row._mapping
+    return {c: _iso(mapping[c]) for c in columns}
+
+
+async def _invitations(session: AsyncSession, event_ids: list[UUID]) -> dict[UUID, list[Any]]:
+    inv = m.invitations
+    found: dict[UUID, list[Any]] = {event_id: [] for event_id in event_ids}
+    if event_ids:
+        for row in await session.execute(
+            sa.select(inv).where(inv.c.event_id.in_(event_ids)).order_by(inv.c.person_id)
+        ):
+            found[row.event_id].append(_row(row, "person_id", "rsvp", "attended"))
+    return found
+
+
+async def get_schedule(
+    session: AsyncSession, command: GetSchedule, envelope: CommandEnvelope, ctx: CommandContext
+) -> dict[str, Any]:
+    org, cycle_id = envelope.organisationid, command.cycle_id
+    cycle = await known_cycle(session, cycle_id, org)
+    pairs = (
+        await session.execute(
+            sa.select(m.pairs)
+            .where(m.pairs.c.cycle_id == cycle_id, m.pairs.c.organisation_id == org)
+            .order_by(m.pairs.c.formed_at, m.pairs.c.pair_id)
+        )
+    ).all()
+    pair_ids = [p.pair_id for p in pairs]
+    planned: dict[UUID, list[Any]] = {p: [] for p in pair_ids}
+    held: dict[UUID, list[Any]] = {p: [] for p in pair_ids}
+    flags: dict[UUID, list[Any]] = {p: [] for p in pair_ids}
+    checks: dict[UUID, Any] = {}
+    pm, mt, ar, jb = m.planned_meetings, m.meetings, m.at_risk, m.jobs
+    for row in await session.execute(
+        sa.select(pm).where(pm.c.pair_id.in_(pair_ids)).order_by(pm.c.month)
+    ):
+        planned[row.pair_id].append(_row(row, "month", "due_on", "missed_at"))
+    for row in await session.execute(
+        sa.select(mt).where(mt.c.pair_id.in_(pair_ids)).order_by(mt.c.held_on, mt.c.logged_at)
+    ):
+        held[row.pair_id].append(
+            _row(row, "meeting_id", "held_on", "minutes", "mode", "topic_codes", "logged_by")
+        )
+    for row in await session.execute(
+        sa.select(ar).where(ar.c.pair_id.in_(pair_ids)).order_by(ar.c.flagged_at)
+    ):
+        flags[row.pair_id].append(_row(row, "flagged_at", "cleared_at", "last_meeting_on"))
+    for row in await session.execute(
+        sa.select(jb.c.pair_id, jb.c.due_at).where(
+            jb.c.pair_id.in_(pair_ids), jb.c.kind == "at_risk_check", jb.c.fired_at.is_(None)
+        )
+    ):
+        checks[row.pair_id] = _iso(row.due_at)
+    for entries in planned.values():
+        for entry in entries:
+            entry["held"] = False
+    for pair_id, meetings in held.items():
+        months = {meeting["held_on"][:7] for meeting in meetings}
+        for entry in planned[pair_id]:
+            entry["held"] = entry["month"][:7] in months
+
+    gm, tr = m.group_meetings, m.trainings
+    group_meetings = (
+        await session.execute(
+            sa.select(gm)
+            .where(gm.c.cycle_id == cycle_id, gm.c.organisation_id == org)
+            .order_by(gm.c.starts_at)
+        )
+    ).all()
+    trainings = (
+        await session.execute(
+            sa.select(tr).where(tr.c.organisation_id == org).order_by(tr.c.starts_at)
+        )
+    ).all()
+    event_ids = [g.id for g in group_meetings] + [t.id for t in trainings]
+    invited = await _invitations(session, event_ids)
+    reminders = (
+        await session.execute(
+            sa.select(jb.c.event_id, jb.c.due_at, jb.c.fired_at, jb.c.payload)
+            .where(jb.c.kind == "reminder", jb.c.event_id.in_(event_ids))
+            .order_by(jb.c.due_at)
+        )
+    ).all()
+    where = ("id", "starts_at", "ends_at", "place", "online_url")
+    return {
+        "cycle": None
+        if cycle is None
+        else _row(cycle, "cycle_id", "starts_on", "ends_on", "cadence_days", "grace_days"),
+        "pairs": [
+            {
+                **_row(
+                    p,
+                    "pair_id",
+                    "mentee_id",
+                    "mentor_id",
+                    "formed_at",
+                    "ended_at",
+                    "end_reason",
+                    "plan_basis",
+                ),
+                "planned": planned[p.pair_id],
+                "meetings": held[p.pair_id],
+                "at_risk": any(f["cleared_at"] is None for f in flags[p.pair_id]),
+                "at_risk_flags": flags[p.pair_id],
+                "next_at_risk_check": checks.get(p.pair_id),
+            }
+            for p in pairs
+        ],
+        "group_meetings": [
+            {**_row(g, "kind", *where), "invited": invited[g.id]} for g in group_meetings
+        ],
+        "trainings": [
+            {**_row(t, "title", "capacity", *where), "invited": invited[t.id]} for t in trainings
+        ],
+        "reminders": [
+            {
+                "event_id": _iso(r.event_id),
+                "event_kind": r.payload.get("event_kind"),
+                "due_at": _iso(r.due_at),
+                "fired_at": _iso(r.fired_at),
+            }
+            for r in reminders
+        ],
+    }
+
+
+_WORDS: dict[str, dict[str, str]] = {
+    "fi": {
+        "calendar": "Womento-kalenteri",
+        "kick_off": "Aloitustapaaminen",
+        "midway": "Väliseminaari",
+        "closing": "Päätöstapaaminen",
+    },
+    "sv": {
+        "calendar": "Womento-kalender",
+        "kick_off": "Startmöte",
+        "midway": "Mellanseminarium",
+        "closing": "Avslutningsmöte",
+    },
+    "en": {
+        "calendar": "Womento calendar",
+        "kick_off": "Kick-off meeting",
+        "midway": "Mid-way meeting",
+        "closing": "Closing meeting",
+    },
+}
+
+
+def _group_event(row: Any, words: dict[str, str]) -> feeds.CalendarEvent:
+    return feeds.CalendarEvent(
+        uid=row.id,
+        summary=words[row.kind],
+        description=None,
+        starts_at=row.starts_at,
+        ends_at=row.ends_at,
+        last_modified=row.created_at,
+        location=row.place,
+        url=row.online_url,
+    )
+
+
+def _training_event(row: Any) -> feeds.CalendarEvent:
+    return feeds.CalendarEvent(
+        uid=row.id,
+        summary=row.title,
+        description=None,
+        starts_at=row.starts_at,
+        ends_at=row.ends_at,
+        last_modified=row.created_at,
+        location=row.place,
+        url=row.online_url,
+    )
+
+
+async def calendar_feed(
+    session: AsyncSession, command: CalendarFeed, envelope: CommandEnvelope, ctx: CommandContext
+) -> dict[str, Any]:
+    """A person's feed: the group meetings and trainings she is invited to (not those she
+    declined). A cycle's feed: its group meetings and the trainings within its dates."""
+    if (command.person_id is None) == (command.cycle_id is None):
+        raise CommandRejected("person_or_cycle", "give either a person or a cycle", "person_id")
+    org = envelope.organisationid
+    words = _WORDS.get(command.language, _WORDS["en"])
+    gm, tr, inv = m.group_meetings, m.trainings, m.invitations
+    events: list[feeds.CalendarEvent] = []
+    if command.cycle_id is not None:
+        cycle = await known_cycle(session, command.cycle_id, org)
+        for row in await session.execute(
+            sa.select(gm).where(gm.c.cycle_id == command.cycle_id, gm.c.organisation_id == org)
+        ):
+            events.append(_group_event(row, words))
+        if cycle is not None:
+            starts = schedule.midnight(cycle.starts_on)
+            ends = schedule.midnight(cycle.ends_on + timedelta(days=1))
+            trainings = sa.select(tr).where(
+                tr.c.organisation_id == org, tr.c.starts_at >= starts, tr.c.starts_at < ends
+            )
+            for row in await session.execute(trainings):
+                events.append(_training_event(row))
+    else:
+        mine = sa.select(inv.c.event_id).where(
+            inv.c.person_id == command.person_id,
+            inv.c.organisation_id == org,
+            inv.c.rsvp.is_distinct_from("no"),
+        )
+        for row in await session.execute(
+            sa.select(gm).where(gm.c.id.in_(mine), gm.c.organisation_id == org)
+        ):
+            events.append(_group_event(row, words))
+        for row in await session.execute(
+            sa.select(tr).where(tr.c.id.in_(mine), tr.c.organisation_id == org)
+        ):
+            events.append(_training_event(row))
+    ics = feeds.calendar_feed(words["calendar"], events, command.language)
+    return {"ics": ics.decode()}
+
+
+ROUTES = [
+    CommandRoute(RecordMeeting, record_meeting),
+    CommandRoute(CreateGroupMeeting, create_group_meeting),
+    CommandRoute(CreateTraining, create_training),
+    CommandRoute(Rsvp, rsvp),
+    CommandRoute(RecordAttendance, record_attendance),
+    CommandRoute(GetSchedule, get_schedule),
+    CommandRoute(CalendarFeed, calendar_feed),
+]

@@ -1,0 +1,217 @@
+"""The clock worker: fires the durable due jobs of `scheduling.jobs`.
+
+Every few seconds (and at start) it claims the jobs that are due (`due_at <= clock.now()`,
+not fired) one at a time with `FOR UPDATE SKIP LOCKED` and fires each in the transaction that
+marks it fired: its effect, its outgoing event (through the outbox) and `fired_at` commit
+together or not at all. A job is therefore never fired twice (even with several copies of the
+service), and a job that fell due while the service was down fires after the restart.
+
+- `at_risk_check`: the pair is flagged (`PairAtRisk`) if it has gone longer than cadence +
+  grace days without a logged meeting, unless it is flagged already;
+- `missed_check`: a planned month that passed without a meeting is marked missed
+  (`MeetingMissed`);
+- `reminder`: nothing is published yet (there is no reminder event); the job is marked fired
+  and shown in `GetSchedule`, for intake's reminder e-mails to come.
+
+A job whose firing fails is retried later with backoff (its `attempts` and `last_error` show
+why), without blocking the jobs behind it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from services.scheduling import domain, schedule
+from services.scheduling import models as m
+from shared.clock import Clock
+from shared.envelope import Envelope
+from shared.events import Event, MeetingMissed, PairAtRisk
+from shared.outbox import Outbox
+from shared.service import Runtime
+
+log = logging.getLogger(__name__)
+
+#: Seconds between two passes; `WOMENTO_SCHEDULING_TICK_SECONDS` (tests make it short).
+DEFAULT_TICK_SECONDS = 5.0
+MAX_RETRY = timedelta(hours=1)
+
+
+def tick_seconds() -> float:
+    return float(os.environ.get("WOMENTO_SCHEDULING_TICK_SECONDS", DEFAULT_TICK_SECONDS))
+
+
+async def clock_worker(runtime: Runtime) -> None:
+    """Fire due jobs now and every tick until cancelled."""
+    tick = tick_seconds()
+    while True:
+        try:
+            fired = await fire_due_jobs(runtime.sessionmaker, runtime.outbox, runtime.clock)
+            if fired:
+                log.info("due jobs fired", extra={"jobs": fired})
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("the clock worker's pass failed; will try again")
+        await asyncio.sleep(tick)
+
+
+async def fire_due_jobs(
+    sessionmaker: async_sessionmaker[AsyncSession], outbox: Outbox, clock: Clock
+) -> int:
+    """Fire every job due now, each in its own transaction; returns how many fired."""
+    fired = 0
+    skip: set[Any] = set()
+    while True:
+        now = clock.now()
+        failed: tuple[Any, Exception] | None = None
+        async with sessionmaker() as session, session.begin():
+            job = (
+                await session.execute(
+                    sa.select(m.jobs)
+                    .where(
+                        m.jobs.c.fired_at.is_(None),
+                        m.jobs.c.due_at <= now,
+                        m.jobs.c.job_id.not_in(skip) if skip else sa.true(),
+                    )
+                    .order_by(m.jobs.c.due_at, m.jobs.c.job_id)
+                    .limit(1)
+                    .with_for_update(skip_locked=True)
+                )
+            ).one_or_none()
+            if job is None:
+                return fired
+            try:
+                async with session.begin_nested():
+                    await fire(session, job, outbox, clock, now)
+                    await session.execute(
+                        m.jobs.update().where(m.jobs.c.job_id == job.job_id).values(fired_at=now)
+                    )
+                fired += 1
+            except Exception as exc:
+                failed = (job, exc)
+                delay = min(timedelta(seconds=30) * 2 ** min(job.attempts, 10), MAX_RETRY)
+                await session.execute(
+                    m.jobs.update()
+                    .where(m.jobs.c.job_id == job.job_id)
+                    .values(
+                        attempts=job.attempts + 1,
+                        last_error=repr(exc)[:500],
+                        due_at=now + delay,
+                    )
+                )
+        if failed is not None:
+            skip.add(failed[0].job_id)
+            log.error(
+                "a due job failed; it will be retried",
+                exc_info=failed[1],
+                extra={"job_id": str(failed[0].job_id), "kind": failed[0].kind},
+            )
+
+
+async def fire(
+    session: AsyncSession, job: Any, outbox: Outbox, clock: Clock, now: datetime
+) -> None:
+    if job.kind == "at_risk_check":
+        await _at_risk_check(session, job, outbox, clock, now)
+    elif job.kind == "missed_check":
+        await _missed_check(session, job, outbox, clock, now)
+    elif job.kind == "reminder":
+        log.info("reminder due", extra={"event_id": str(job.event_id), "job_id": str(job.job_id)})
+    else:  # pragma: no cover - the table's check constraint forbids it
+        raise ValueError(f"unknown job kind {job.kind!r}")
+
+
+async def _emit(
+    session: AsyncSession, outbox: Outbox, clock: Clock, event: Event, job: Any
+) -> None:
+    await outbox.add(
+        session, Envelope.wrap(event, organisation_id=job.organisation_id, clock=clock)
+    )
+
+
+async def _at_risk_check(
+    session: AsyncSession, job: Any, outbox: Outbox, clock: Clock, now: datetime
+) -> None:
+    pair = await schedule.pair_row(session, job.pair_id, lock=True)
+    if pair is None or pair.ended_at is not None:
+        return
+    formed_on = domain.local_date(pair.formed_at)
+    rhythm = schedule.rhythm_for(await schedule.cycle_row(session, pair.cycle_id), formed_on)
+    last = await schedule.last_meeting_on(session, pair.pair_id)
+    today = domain.local_date(now)
+    status = domain.pair_status(last, formed_on, today, rhythm.cadence_days, rhythm.grace_days)
+    if status != "at_risk":
+        # A meeting came in meanwhile (its log re-schedules the check; this is a safety net).
+        await schedule.reschedule_at_risk_check(session, pair, now)
+        return
+    flagged = await session.scalar(
+        insert(m.at_risk)
+        .values(
+            id=schedule.job_key("at_risk", job.job_id),
+            pair_id=pair.pair_id,
+            organisation_id=pair.organisation_id,
+            cycle_id=pair.cycle_id,
+            last_meeting_on=last,
+            flagged_at=now,
+        )
+        .on_conflict_do_nothing()
+        .returning(m.at_risk.c.id)
+    )
+    if flagged is None:  # flagged already and not cleared since
+        return
+    await _emit(
+        session,
+        outbox,
+        clock,
+        PairAtRisk(
+            pair_id=pair.pair_id, cycle_id=pair.cycle_id, last_meeting_on=last, flagged_at=now
+        ),
+        job,
+    )
+
+
+async def _missed_check(
+    session: AsyncSession, job: Any, outbox: Outbox, clock: Clock, now: datetime
+) -> None:
+    pm = m.planned_meetings
+    month = date.fromisoformat(job.payload["month"])
+    planned = (
+        await session.execute(
+            sa.select(pm).where(pm.c.pair_id == job.pair_id, pm.c.month == month).with_for_update()
+        )
+    ).one_or_none()
+    pair = await schedule.pair_row(session, job.pair_id)
+    if planned is None or planned.missed_at is not None or pair is None:
+        return
+    if pair.ended_at is not None and domain.local_date(pair.ended_at) <= planned.due_on:
+        return
+    held = (
+        await session.scalars(
+            sa.select(m.meetings.c.held_on).where(
+                m.meetings.c.pair_id == job.pair_id,
+                m.meetings.c.held_on >= planned.month,
+                m.meetings.c.held_on <= planned.due_on,
+            )
+        )
+    ).all()
+    plan = [domain.PlannedMeeting(job.pair_id, planned.month, planned.due_on)]
+    if not domain.missed_months(plan, list(held), domain.local_date(now)):
+        return
+    await session.execute(
+        pm.update().where(pm.c.pair_id == job.pair_id, pm.c.month == month).values(missed_at=now)
+    )
+    await _emit(
+        session,
+        outbox,
+        clock,
+        MeetingMissed(pair_id=pair.pair_id, cycle_id=pair.cycle_id, month=month),
+        job,
+    )
