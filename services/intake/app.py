@@ -7,7 +7,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from services.intake import api, mail, models
 from services.intake.auth.routes import router as auth_router
 from services.intake.imports import router as imports_router
-from services.intake.web import apply, coordinator, cycles, matching
+from services.intake.web import apply, coordinator, cycles, matching, schedule
 from services.intake.web.errors import html_error_page
 from shared.service import ServiceDefinition
 
@@ -26,6 +26,7 @@ DEFINITION = ServiceDefinition(
         cycles.router,
         coordinator.router,
         matching.router,
+        schedule.router,
         mail.router,
         imports_router,
     ],

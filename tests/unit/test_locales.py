@@ -15,14 +15,19 @@ STATIC_KEY = re.compile(r"""_\(\s*["']([a-z0-9_.]+)["']\s*[,)]""")
 
 
 def keys(lang: str) -> dict[str, set[str]]:
-    return {p.name: set(json.loads(p.read_text(encoding="utf-8"))) for p in (LOCALES / lang).glob("*.json")}
+    return {
+        p.name: set(json.loads(p.read_text(encoding="utf-8")))
+        for p in (LOCALES / lang).glob("*.json")
+    }
 
 
 def test_finnish_and_english_have_the_same_texts_in_every_catalogue() -> None:
     fi, en = keys("fi"), keys("en")
     assert fi.keys() == en.keys()
     for name in fi:
-        assert fi[name] == en[name], f"{name}: only fi {fi[name] - en[name]}, only en {en[name] - fi[name]}"
+        assert fi[name] == en[name], (
+            f"{name}: only fi {fi[name] - en[name]}, only en {en[name] - fi[name]}"
+        )
 
 
 def test_swedish_has_no_text_the_others_lack() -> None:

@@ -32,6 +32,9 @@ BODY = {
     ("decision_ineligible", "fi"): "ei täytä ohjelman hakukriteerejä",
     ("decision_ineligible", "en"): "does not meet the programme's criteria",
     ("decision_ineligible", "sv"): "uppfyller den inte programmets kriterier",
+    ("meeting_link", "fi"): "Salasanaa ei tarvita",
+    ("meeting_link", "en"): "No password is needed",
+    ("meeting_link", "sv"): "Inget lösenord behövs",
 }
 SUBJECT_START = {
     ("application_received", "fi"): "Kiitos hakemuksestasi",

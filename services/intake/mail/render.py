@@ -36,6 +36,7 @@ TEMPLATES = (
     "decision_waitlisted",
     "decision_rejected",
     "decision_ineligible",
+    "meeting_link",
 )
 REQUIRED_CONTEXT = ("cycle_name",)
 OPTIONAL_CONTEXT: dict[str, Any] = {
@@ -46,6 +47,8 @@ OPTIONAL_CONTEXT: dict[str, Any] = {
     "rolls_over": False,
     "next_cycle_name": None,
     "reason": None,
+    "link": None,
+    "valid_until": None,
 }
 MONTHS = {
     "en": (

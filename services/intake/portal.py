@@ -1,0 +1,119 @@
+"""Personal links to the participant portal: signed, expiring, no password.
+
+A link token is `<payload>.<signature>`, both base64url without padding. The payload is
+compact JSON (`p` person, `r` pair, `c` cycle, `e` expiry as Unix seconds); the signature is
+HMAC-SHA256 over the encoded payload under a key derived from `WOMENTO_SECRET_KEY` for this
+purpose only (so a portal token can never stand in for anything else signed with the
+secret). Whoever holds the link can log meetings for that pair until it expires: it is a
+bearer credential, e-mailed to the participant herself.
+
+    token = make_link(settings.secret_key, person_id, pair_id, expires_at, cycle_id=cycle_id)
+    person_id, pair_id = read_link(settings.secret_key, token, clock.now())
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from uuid import UUID
+
+LINK_PURPOSE = b"womento/portal-link/v1"
+DEFAULT_VALIDITY = timedelta(days=8 * 31)  # the eight months of a cycle, rounded up
+MAX_TOKEN_LENGTH = 400
+
+
+class LinkError(ValueError):
+    """The link cannot be used; `reason` is "forged" or "expired"."""
+
+    reason = "forged"
+
+
+class ForgedLink(LinkError):
+    """Not a link we made: malformed, altered, or signed with another key."""
+
+    reason = "forged"
+
+
+class ExpiredLink(LinkError):
+    """A genuine link whose validity has ended."""
+
+    reason = "expired"
+
+
+@dataclass(frozen=True)
+class PortalLink:
+    person_id: UUID
+    pair_id: UUID
+    cycle_id: UUID | None
+    expires_at: datetime
+
+
+def _key(secret_key: str) -> bytes:
+    return hmac.new(secret_key.encode(), LINK_PURPOSE, hashlib.sha256).digest()
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _sign(secret_key: str, payload: str) -> str:
+    return _b64(hmac.new(_key(secret_key), payload.encode("ascii"), hashlib.sha256).digest())
+
+
+def make_link(
+    secret_key: str,
+    person_id: UUID,
+    pair_id: UUID,
+    expires_at: datetime,
+    *,
+    cycle_id: UUID | None = None,
+) -> str:
+    """A token for `person_id`'s portal of `pair_id`, valid until `expires_at` (aware)."""
+    if expires_at.tzinfo is None:
+        raise ValueError("expires_at must be timezone-aware")
+    body: dict[str, object] = {
+        "p": str(person_id),
+        "r": str(pair_id),
+        "e": int(expires_at.timestamp()),
+    }
+    if cycle_id is not None:
+        body["c"] = str(cycle_id)
+    payload = _b64(json.dumps(body, separators=(",", ":"), sort_keys=True).encode())
+    return f"{payload}.{_sign(secret_key, payload)}"
+
+
+def read_portal_link(secret_key: str, token: str, now: datetime) -> PortalLink:
+    """The link's contents; `ForgedLink` unless we signed it, `ExpiredLink` once expired."""
+    if not token or len(token) > MAX_TOKEN_LENGTH or not token.isascii() or token.count(".") != 1:
+        raise ForgedLink("the link is malformed")
+    payload, signature = token.split(".")
+    if not hmac.compare_digest(_sign(secret_key, payload).encode(), signature.encode()):
+        raise ForgedLink("the link's signature does not match")
+    try:
+        body = json.loads(_unb64(payload))
+        link = PortalLink(
+            person_id=UUID(body["p"]),
+            pair_id=UUID(body["r"]),
+            cycle_id=UUID(body["c"]) if "c" in body else None,
+            expires_at=datetime.fromtimestamp(int(body["e"]), tz=UTC),
+        )
+    except (binascii.Error, ValueError, KeyError, TypeError) as exc:  # signed but unreadable
+        raise ForgedLink("the link's contents are unreadable") from exc
+    if now >= link.expires_at:
+        raise ExpiredLink(f"the link expired at {link.expires_at.isoformat()}")
+    return link
+
+
+def read_link(secret_key: str, token: str, now: datetime) -> tuple[UUID, UUID]:
+    """(person_id, pair_id) of a genuine, unexpired link; see `read_portal_link`."""
+    link = read_portal_link(secret_key, token, now)
+    return link.person_id, link.pair_id

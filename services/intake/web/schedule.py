@@ -1,0 +1,546 @@
+"""Scheduling's screens in intake: the participant portal (personal links) and the
+coordinator's schedule screen (at-risk list, pair histories, group meetings and trainings
+with attendance sheets, calendar feeds).
+
+Scheduling owns the data; these pages send it commands (`shared/commands.py`, section
+"scheduling") and show what it answers. When scheduling is down the pages say so (503) and
+nothing is changed. Links are signed and checked by `services.intake.portal`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime, time, timedelta
+from typing import Annotated, Any
+from uuid import UUID
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from services.intake import models as m
+from services.intake import review
+from services.intake.auth import EDITOR_ROLES, Coordinator, CurrentCoordinator, require_role
+from services.intake.crypto import vault_for
+from services.intake.mail import MailRenderError, enqueue_mail
+from services.intake.portal import DEFAULT_VALIDITY, LinkError, make_link, read_portal_link
+from services.intake.web.csrf import verify_csrf
+from services.intake.web.i18n import LANGUAGES, negotiate, text, translator
+from services.intake.web.options import TOPICS
+from services.intake.web.render import page
+from shared.commands import (
+    CalendarFeed,
+    Command,
+    CommandRejected,
+    CreateGroupMeeting,
+    GetSchedule,
+    RecordAttendance,
+    RecordMeeting,
+    ServiceUnavailable,
+    send,
+)
+from shared.events import MeetingMode
+from shared.service import Runtime, RuntimeDep, SessionDep
+
+router = APIRouter(dependencies=[Depends(verify_csrf)], include_in_schema=False)
+Editor = Annotated[Coordinator, Depends(require_role(*EDITOR_ROLES))]
+HELSINKI = ZoneInfo("Europe/Helsinki")
+MODES = tuple(mode.value for mode in MeetingMode)
+GROUP_KINDS = ("kick_off", "midway", "closing")
+SUBMISSION_NAMESPACE = UUID("6f1c2a0e-7b1d-4c55-9a43-2d7f3b8e9c10")
+ICS = "text/calendar; charset=utf-8"
+
+
+async def _ask(
+    rt: Runtime,
+    request: Request,
+    organisation_id: UUID,
+    command: Command,
+    command_id: UUID | None = None,
+) -> dict[str, Any]:
+    if rt.nats is None:
+        raise ServiceUnavailable("scheduling")
+    return await send(
+        rt.nats,
+        command,
+        organisation_id=organisation_id,
+        clock=rt.clock,
+        wait_seconds=rt.settings.command_timeout_seconds,
+        correlation_id=request.state.correlation_id,
+        command_id=command_id,
+    )
+
+
+def _today(rt: Runtime) -> date:
+    return rt.clock.now().astimezone(HELSINKI).date()
+
+
+# --- the participant portal ----------------------------------------------------------------
+
+
+def _link_refused(request: Request, error: LinkError) -> Response:
+    """403 (forged) or 410 (expired), in Finnish and English: we do not know who it is."""
+    status = 410 if error.reason == "expired" else 403
+    return page(
+        request,
+        "portal/invalid.html",
+        {
+            "texts": [
+                (
+                    lang,
+                    text(f"portal.invalid.{error.reason}.title", lang),
+                    text(f"portal.invalid.{error.reason}.text", lang),
+                )
+                for lang in ("fi", "en")
+            ],
+            "lang": "fi",
+            "_": translator("fi"),
+        },
+        status=status,
+    )
+
+
+async def _participant(
+    request: Request, rt: Runtime, session: Any, token: str
+) -> tuple[Any, Any] | Response:
+    """(link, person row) of a genuine link, or the page refusing it."""
+    try:
+        link = read_portal_link(rt.settings.secret_key, token, rt.clock.now())
+    except LinkError as error:
+        return _link_refused(request, error)
+    person = (
+        await session.execute(
+            sa.select(m.people.c.id, m.people.c.organisation_id, m.people.c.language).where(
+                m.people.c.id == link.person_id
+            )
+        )
+    ).one_or_none()
+    if person is None or link.cycle_id is None:  # signed by us, but for nobody we know
+        return _link_refused(request, LinkError("unknown person"))
+    return link, person
+
+
+def _portal_language(request: Request, person: Any) -> str:
+    chosen = request.query_params.get("lang")
+    if chosen in LANGUAGES:
+        return str(chosen)
+    return person.language if person.language in LANGUAGES else "fi"
+
+
+def _unavailable(request: Request, back: str, lang: str | None = None) -> Response:
+    context: dict[str, Any] = {"back": back}
+    if lang:
+        context |= {"lang": lang, "_": translator(lang)}
+    return page(request, "schedule/unavailable.html", context, status=503)
+
+
+async def _render_portal(
+    request: Request,
+    rt: Runtime,
+    token: str,
+    link: Any,
+    person: Any,
+    *,
+    values: dict[str, Any] | None = None,
+    errors: dict[str, str] | None = None,
+    status: int = 200,
+) -> Response:
+    lang = _portal_language(request, person)
+    _ = translator(lang)
+    try:
+        state = await _ask(rt, request, person.organisation_id, GetSchedule(cycle_id=link.cycle_id))
+    except ServiceUnavailable:
+        return _unavailable(request, f"/portal/{token}", lang)
+    except CommandRejected:
+        state = {"pairs": []}
+    pair = next((p for p in state["pairs"] if p["pair_id"] == str(link.pair_id)), None)
+    return page(
+        request,
+        "portal/portal.html",
+        {
+            "lang": lang,
+            "_": _,
+            "token": token,
+            "pair": pair,
+            "cycle": state.get("cycle"),
+            "expires_at": link.expires_at,
+            "topics": TOPICS,
+            "modes": MODES,
+            "values": values or {"held_on": _today(rt).isoformat(), "mode": "online"},
+            "errors": errors or {},
+            "submission": uuid.uuid4().hex,
+            "today": _today(rt).isoformat(),
+            "logged": request.query_params.get("logged") == "1",
+        },
+        status=status,
+    )
+
+
+@router.get("/portal/{token}", response_class=HTMLResponse)
+async def portal_page(
+    request: Request, token: str, rt: RuntimeDep, session: SessionDep
+) -> Response:
+    found = await _participant(request, rt, session, token)
+    if isinstance(found, Response):
+        return found
+    link, person = found
+    return await _render_portal(request, rt, token, link, person)
+
+
+def submission_command_id(submission: str, pair_id: UUID, command: RecordMeeting) -> UUID:
+    """The command id of one form submission: the same form sent twice logs once, while a
+    corrected form (another date, length...) is a new command and not the cached refusal."""
+    content = command.model_dump_json(include={"held_on", "minutes", "mode", "topic_codes"})
+    return uuid.uuid5(SUBMISSION_NAMESPACE, f"{submission}|{pair_id}|{content}")
+
+
+def _parse_meeting(
+    form: Any, pair_id: UUID, logged_by: str
+) -> tuple[RecordMeeting | None, dict[str, str], dict[str, Any]]:
+    """The command from the form, or the codes of the fields that cannot be read."""
+    values: dict[str, Any] = {
+        "held_on": str(form.get("held_on") or "").strip(),
+        "minutes": str(form.get("minutes") or "").strip(),
+        "mode": str(form.get("mode") or ""),
+        "topics": [t for t in form.getlist("topics") if t in TOPICS],
+    }
+    errors: dict[str, str] = {}
+    try:
+        held_on = date.fromisoformat(values["held_on"])
+    except ValueError:
+        errors["held_on"] = "invalid_date"
+    try:
+        minutes = int(values["minutes"])
+        if abs(minutes) > 100_000:
+            raise ValueError
+    except ValueError:
+        errors["minutes"] = "invalid_number"
+    if values["mode"] not in MODES:
+        errors["mode"] = "choose_mode"
+    if errors:
+        return None, errors, values
+    command = RecordMeeting(
+        pair_id=pair_id,
+        held_on=held_on,
+        minutes=minutes,
+        mode=MeetingMode(values["mode"]),
+        topic_codes=tuple(values["topics"]),
+        logged_by=logged_by,  # type: ignore[arg-type]
+    )
+    return command, errors, values
+
+
+def _error_field(field: str | None) -> str:
+    return field if field in ("held_on", "minutes", "mode") else "form"
+
+
+@router.post("/portal/{token}/meetings", response_class=HTMLResponse)
+async def portal_log_meeting(
+    request: Request, token: str, rt: RuntimeDep, session: SessionDep
+) -> Response:
+    found = await _participant(request, rt, session, token)
+    if isinstance(found, Response):
+        return found
+    link, person = found
+    lang = _portal_language(request, person)
+    form = await request.form()
+    command, errors, values = _parse_meeting(form, link.pair_id, "participant")
+    if command is None:
+        codes = {k: text(f"portal.error.{v}", lang) for k, v in errors.items()}
+        return await _render_portal(
+            request, rt, token, link, person, values=values, errors=codes, status=422
+        )
+    submission = str(form.get("submission") or "") or uuid.uuid4().hex
+    try:
+        await _ask(
+            rt,
+            request,
+            person.organisation_id,
+            command,
+            command_id=submission_command_id(submission[:64], link.pair_id, command),
+        )
+    except ServiceUnavailable:
+        return _unavailable(request, f"/portal/{token}", lang)
+    except CommandRejected as refused:
+        errors = {_error_field(refused.field): text(f"portal.error.{refused.code}", lang)}
+        return await _render_portal(
+            request, rt, token, link, person, values=values, errors=errors, status=422
+        )
+    return RedirectResponse(f"/portal/{token}?logged=1", 303)
+
+
+@router.get("/portal/{token}/calendar.ics")
+async def portal_calendar(
+    request: Request, token: str, rt: RuntimeDep, session: SessionDep
+) -> Response:
+    found = await _participant(request, rt, session, token)
+    if isinstance(found, Response):
+        return found
+    link, person = found
+    lang = _portal_language(request, person)
+    try:
+        feed = await _ask(
+            rt,
+            request,
+            person.organisation_id,
+            CalendarFeed(person_id=link.person_id, language=lang),
+        )
+    except ServiceUnavailable:
+        return _unavailable(request, f"/portal/{token}", lang)
+    return Response(feed["ics"], media_type=ICS, headers={"Cache-Control": "no-store"})
+
+
+# --- the coordinator's schedule screen -------------------------------------------------------
+
+
+def _screen(cycle_id: UUID) -> str:
+    return f"/coordinator/cycles/{cycle_id}/schedule"
+
+
+def _back(cycle_id: UUID, **query: str) -> RedirectResponse:
+    suffix = "&".join(f"{k}={v}" for k, v in query.items())
+    return RedirectResponse(f"{_screen(cycle_id)}{'?' + suffix if suffix else ''}", 303)
+
+
+def _last_meeting(pair: dict[str, Any]) -> str | None:
+    return max((mt["held_on"] for mt in pair["meetings"]), default=None)
+
+
+def _flagged_since(pair: dict[str, Any]) -> str | None:
+    open_flags = [f["flagged_at"] for f in pair["at_risk_flags"] if f["cleared_at"] is None]
+    return open_flags[-1] if open_flags else None
+
+
+@router.get("/coordinator/cycles/{cycle_id}/schedule", response_class=HTMLResponse)
+async def schedule_page(
+    request: Request,
+    cycle_id: UUID,
+    coordinator: CurrentCoordinator,
+    session: SessionDep,
+    rt: RuntimeDep,
+) -> Response:
+    lang = negotiate(request)
+    try:
+        state = await _ask(rt, request, coordinator.organisation_id, GetSchedule(cycle_id=cycle_id))
+    except ServiceUnavailable:
+        return _unavailable(request, _screen(cycle_id))
+    except CommandRejected as refused:
+        if refused.code == "unknown_cycle":
+            state = {"cycle": None, "pairs": [], "group_meetings": [], "trainings": []}
+            state["reminders"] = []
+        else:
+            raise
+    ids = {UUID(p[k]) for p in state["pairs"] for k in ("mentee_id", "mentor_id")}
+    for event in state["group_meetings"] + state["trainings"]:
+        ids |= {UUID(i["person_id"]) for i in event["invited"]}
+    names = await review.names_of(
+        session,
+        organisation_id=coordinator.organisation_id,
+        person_ids=ids,
+        vault=vault_for(rt.settings.secret_key),
+    )
+    cycle_name = await session.scalar(
+        sa.select(m.cycles.c.name).where(
+            m.cycles.c.id == cycle_id, m.cycles.c.organisation_id == coordinator.organisation_id
+        )
+    )
+    if cycle_name is None:
+        return page(request, "error.html", {"message_key": "error.not_found"}, status=404)
+    current = [p for p in state["pairs"] if p["ended_at"] is None]
+    return page(
+        request,
+        "schedule/schedule.html",
+        {
+            "cycle_id": cycle_id,
+            "cycle_name": cycle_name,
+            "cycle": state["cycle"],
+            "pairs": state["pairs"],
+            "current": current,
+            "at_risk": [p for p in current if p["at_risk"]],
+            "group_meetings": state["group_meetings"],
+            "trainings": state["trainings"],
+            "name": lambda person_id: names.get(UUID(person_id), "?"),
+            "last_meeting": _last_meeting,
+            "flagged_since": _flagged_since,
+            "local": lambda iso: datetime.fromisoformat(iso).astimezone(HELSINKI),
+            "started": lambda iso: datetime.fromisoformat(iso) <= rt.clock.now(),
+            "can_edit": coordinator.role in EDITOR_ROLES,
+            "topics": TOPICS,
+            "modes": MODES,
+            "kinds": GROUP_KINDS,
+            "today": _today(rt).isoformat(),
+            "lang": lang,
+            "message": request.query_params.get("message"),
+            "error": request.query_params.get("error"),
+            "error_field": request.query_params.get("field"),
+        },
+    )
+
+
+async def _act(
+    request: Request,
+    rt: Runtime,
+    coordinator: Coordinator,
+    cycle_id: UUID,
+    command: Command,
+    done: str,
+) -> Response:
+    try:
+        await _ask(rt, request, coordinator.organisation_id, command)
+    except ServiceUnavailable:
+        return _unavailable(request, _screen(cycle_id))
+    except CommandRejected as refused:
+        return _back(cycle_id, error=refused.code)
+    return _back(cycle_id, message=done)
+
+
+@router.get("/coordinator/cycles/{cycle_id}/calendar.ics")
+async def cycle_calendar(
+    request: Request, cycle_id: UUID, coordinator: CurrentCoordinator, rt: RuntimeDep
+) -> Response:
+    command = CalendarFeed(cycle_id=cycle_id, language=negotiate(request))
+    try:
+        feed = await _ask(rt, request, coordinator.organisation_id, command)
+    except ServiceUnavailable:
+        return _unavailable(request, _screen(cycle_id))
+    except CommandRejected:
+        return page(request, "error.html", {"message_key": "error.not_found"}, status=404)
+    return Response(feed["ics"], media_type=ICS, headers={"Cache-Control": "no-store"})
+
+
+@router.post("/coordinator/cycles/{cycle_id}/schedule/meetings", response_class=HTMLResponse)
+async def coordinator_log_meeting(
+    request: Request, cycle_id: UUID, coordinator: Editor, rt: RuntimeDep
+) -> Response:
+    form = await request.form()
+    try:
+        pair_id = UUID(str(form.get("pair_id") or ""))
+    except ValueError:
+        return _back(cycle_id, error="unknown_pair")
+    command, errors, _values = _parse_meeting(form, pair_id, "coordinator")
+    if command is None:
+        return _back(cycle_id, error=next(iter(errors.values())))
+    return await _act(request, rt, coordinator, cycle_id, command, "meeting_logged")
+
+
+def _helsinki(day: str, clock_time: str) -> datetime:
+    return datetime.combine(date.fromisoformat(day), time.fromisoformat(clock_time), HELSINKI)
+
+
+@router.post("/coordinator/cycles/{cycle_id}/schedule/group-meetings", response_class=HTMLResponse)
+async def create_group_meeting(
+    request: Request,
+    cycle_id: UUID,
+    coordinator: Editor,
+    rt: RuntimeDep,
+    kind: Annotated[str, Form()],
+    day: Annotated[str, Form()],
+    starts: Annotated[str, Form()],
+    ends: Annotated[str, Form()],
+    place: Annotated[str, Form()] = "",
+    online_url: Annotated[str, Form()] = "",
+) -> Response:
+    if kind not in GROUP_KINDS:
+        return _back(cycle_id, error="invalid")
+    try:
+        starts_at, ends_at = _helsinki(day, starts), _helsinki(day, ends)
+        command = CreateGroupMeeting(
+            cycle_id=cycle_id,
+            kind=kind,  # type: ignore[arg-type]
+            starts_at=starts_at,
+            ends_at=ends_at,
+            place=place.strip() or None,
+            online_url=online_url.strip() or None,
+        )
+    except ValueError:
+        return _back(cycle_id, error="invalid")
+    return await _act(request, rt, coordinator, cycle_id, command, "group_meeting_created")
+
+
+@router.post(
+    "/coordinator/cycles/{cycle_id}/schedule/events/{event_id}/attendance",
+    response_class=HTMLResponse,
+)
+async def attendance_sheet(
+    request: Request, cycle_id: UUID, event_id: UUID, coordinator: Editor, rt: RuntimeDep
+) -> Response:
+    """The sheet: every listed person is sent as attended (checked) or not (unchecked)."""
+    form = await request.form()
+    listed = {str(p) for p in form.getlist("person_id")}
+    attended = {str(p) for p in form.getlist("attended")}
+    try:
+        people = sorted(UUID(p) for p in listed | attended)
+    except ValueError:
+        return _back(cycle_id, error="invalid")
+    for person_id in people:
+        command = RecordAttendance(
+            event_id=event_id, person_id=person_id, attended=str(person_id) in attended
+        )
+        try:
+            await _ask(rt, request, coordinator.organisation_id, command)
+        except ServiceUnavailable:
+            return _unavailable(request, _screen(cycle_id))
+        except CommandRejected as refused:
+            return _back(cycle_id, error=refused.code)
+    return _back(cycle_id, message="attendance_saved")
+
+
+@router.post(
+    "/coordinator/cycles/{cycle_id}/schedule/pairs/{pair_id}/send-links",
+    response_class=HTMLResponse,
+)
+async def send_links(
+    request: Request,
+    cycle_id: UUID,
+    pair_id: UUID,
+    coordinator: Editor,
+    rt: RuntimeDep,
+    session: SessionDep,
+) -> Response:
+    """E-mail both members of the pair their personal portal links (valid 8 months)."""
+    try:
+        state = await _ask(rt, request, coordinator.organisation_id, GetSchedule(cycle_id=cycle_id))
+    except ServiceUnavailable:
+        return _unavailable(request, _screen(cycle_id))
+    except CommandRejected as refused:
+        return _back(cycle_id, error=refused.code)
+    pair = next((p for p in state["pairs"] if p["pair_id"] == str(pair_id)), None)
+    if pair is None:
+        return _back(cycle_id, error="unknown_pair")
+    if pair["ended_at"] is not None:
+        return _back(cycle_id, error="pair_ended")
+    expires_at = rt.clock.now() + DEFAULT_VALIDITY
+    base = rt.settings.public_base_url.rstrip("/")
+    try:
+        async with session.begin():
+            cycle_name = await session.scalar(
+                sa.select(m.cycles.c.name).where(
+                    m.cycles.c.id == cycle_id,
+                    m.cycles.c.organisation_id == coordinator.organisation_id,
+                )
+            )
+            for key in ("mentee_id", "mentor_id"):
+                person_id = UUID(pair[key])
+                token = make_link(
+                    rt.settings.secret_key, person_id, pair_id, expires_at, cycle_id=cycle_id
+                )
+                await enqueue_mail(
+                    session,
+                    organisation_id=coordinator.organisation_id,
+                    person_id=person_id,
+                    template="meeting_link",
+                    context={
+                        "cycle_name": cycle_name or "",
+                        "cycle_id": str(cycle_id),
+                        "pair_id": str(pair_id),
+                        "link": f"{base}/portal/{token}",
+                        "valid_until": (expires_at.astimezone(HELSINKI) - timedelta(seconds=1))
+                        .date()
+                        .isoformat(),
+                    },
+                    clock=rt.clock,
+                )
+    except (MailRenderError, ValueError):
+        return _back(cycle_id, error="links_not_sent")
+    return _back(cycle_id, message="links_sent")
