@@ -31,7 +31,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -97,6 +97,12 @@ TOPICS = [
     "language_at_work",
     "wellbeing",
 ]
+Slot = Literal["weekday_daytime", "weekday_evening", "weekend"]
+SLOTS: tuple[Slot, ...] = ("weekday_daytime", "weekday_evening", "weekend")
+# chance of each slot for a mentee / mentor who gave any (mentees job-seeking, mentors working)
+SLOT_P = {Role.MENTEE: (0.6, 0.6, 0.4), Role.MENTOR: (0.2, 0.7, 0.4)}
+NO_SLOTS_P = 0.15
+"""Share who give no availability (unknown)."""
 
 
 def zipf(n: int, s: float, rng: np.random.Generator) -> np.ndarray[Any, np.dtype[np.float64]]:
@@ -111,12 +117,19 @@ def cohort(
     kind "one-group" puts everyone in ISCO unit group 2142 (one block, many ties): a harder
     case than any real cohort, for the worst case."""
     rng = np.random.default_rng(seed)
+    slot_rng = np.random.default_rng([seed, 1])  # own stream: the other draws stay as they were
     units = [(sub, code) for sub, codes in UNIT_GROUPS.items() for code in codes]
     unit_p = zipf(len(units), 1.0, rng)
     n_employers = max(5, n_mentors // 25)
     employer_p = zipf(n_employers, 1.1, rng)
     region_p = REGION_P / REGION_P.sum()
     levels = list(Cefr)
+
+    def availability(role: Role) -> tuple[Slot, ...]:
+        if slot_rng.random() < NO_SLOTS_P:
+            return ()
+        picked = [s for s, p in zip(SLOTS, SLOT_P[role], strict=True) if slot_rng.random() < p]
+        return tuple(picked) or ("weekday_evening",)
 
     def profile(role: Role) -> MatchingProfile:
         sub, code = units[rng.choice(len(units), p=unit_p)]
@@ -157,6 +170,7 @@ def cohort(
             region=str(rng.choice(REGIONS, p=region_p)),
             remote_ok=bool(rng.random() < 0.7),
             topics=tuple(str(t) for t in topics),
+            availability=availability(role),
             capacity=int(rng.choice([1, 2, 3], p=[0.5, 0.3, 0.2])),
             employer_key=employer,
         )

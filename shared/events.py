@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from datetime import date
 from enum import StrEnum
-from typing import Annotated, ClassVar
+from typing import Annotated, ClassVar, Literal
 from uuid import UUID
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
@@ -78,6 +78,9 @@ class MatchingProfile(Contract):
     region: str | None = Field(default=None, max_length=8, description="Finnish region code")
     remote_ok: bool = True
     topics: tuple[str, ...] = Field(default=(), description="goal / offer topic codes")
+    availability: tuple[Literal["weekday_daytime", "weekday_evening", "weekend"], ...] = Field(
+        default=(), description="when she can meet; empty: not given"
+    )
     capacity: int = Field(default=1, ge=1, le=5, description="mentees a mentor can take")
     employer_key: str | None = Field(
         default=None, description="keyed hash of the employer, for conflict-of-interest checks"

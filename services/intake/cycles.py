@@ -32,7 +32,7 @@ from shared.events import ApplicationReceived, CycleClosed, CycleOpened, Role
 from shared.outbox import Outbox
 
 MatchingComponent = Literal[
-    "field", "education", "languages", "finnish_support", "region", "topics"
+    "field", "education", "languages", "finnish_support", "region", "topics", "availability"
 ]
 DEFAULT_WEIGHTS: dict[MatchingComponent, float] = {
     "field": 3.0,
@@ -41,6 +41,7 @@ DEFAULT_WEIGHTS: dict[MatchingComponent, float] = {
     "finnish_support": 1.0,
     "region": 1.0,
     "topics": 2.0,
+    "availability": 1.0,
 }
 """Intake's copy of matching's defaults: a programme's settings start from these."""
 

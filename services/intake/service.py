@@ -35,9 +35,10 @@ class Problem(Exception):
 
 def keyed_digest(secret_key: str, purpose: str, value: str) -> bytes:
     """A keyed hash for finding equal values without storing them; one key per purpose."""
-    key = hmac.new(secret_key.encode(), b"womento-digest\x00" + purpose.encode(), hashlib.sha256)
-    key = key.digest()
-    return hmac.new(key, value.strip().casefold().encode(), hashlib.sha256).digest()
+    purpose_key = hmac.new(
+        secret_key.encode(), b"womento-digest\x00" + purpose.encode(), hashlib.sha256
+    ).digest()
+    return hmac.new(purpose_key, value.strip().casefold().encode(), hashlib.sha256).digest()
 
 
 async def submit_application(
@@ -203,6 +204,7 @@ def matching_profile(request: ApplicationCreate, secret_key: str) -> MatchingPro
         region=request.profile.region,
         remote_ok=request.profile.remote_ok,
         topics=request.profile.topics,
+        availability=request.profile.availability,
         capacity=request.profile.capacity,
         employer_key=keyed_digest(secret_key, "employer", employer).hex()[:32]
         if employer

@@ -7,9 +7,11 @@ with every pair's score and reasons and every unmatched mentee's reasons and nea
 Scores. Each component of a pair is in [0, 1] (see `components`). The score is their weighted
 mean, computed in integer millionths: the weights are split into integer shares of
 `SCALE` (largest remainder, so the shares add up to exactly `SCALE`) and each component adds
-round(share * value). The score is that sum / `SCALE`, so it is in [0, 1], within 3e-6 of
-the real-valued weighted mean, and additive without rounding: totals are exact and two
-solutions with the same total really tie.
+round(share * value). The score is that sum / `SCALE`, so it is in [0, 1], less than 6.5e-6
+from the real-valued weighted mean (at most half a unit per component from rounding each
+contribution, under 3 units in all from rounding the shares; ~3e-6 at worst in practice),
+and additive without rounding: totals are exact and two solutions with the same total
+really tie.
 
 Hard rules. A pair is allowed only if the two share at least the ISCO-08 major group (the
 field component is above 0), do not share an employer (equal `employer_key`; a missing key
@@ -83,7 +85,15 @@ ReasonValue: TypeAlias = str | int | float | list[str]
 SCALE = 1_000_000
 """Scores are computed in integer units of 1 / SCALE."""
 MAX_WEIGHT = 10.0
-COMPONENTS = ("field", "education", "languages", "finnish_support", "region", "topics")
+COMPONENTS = (
+    "field",
+    "education",
+    "languages",
+    "finnish_support",
+    "region",
+    "topics",
+    "availability",
+)
 FINNISH = "fi"
 DEFAULT_CANDIDATES = 16
 """Mentors per mentee in the first sparse problem; a speed knob only, never changes results."""
@@ -135,6 +145,7 @@ class Weights:
     finnish_support: float = 1.0
     region: float = 1.0
     topics: float = 2.0
+    availability: float = 1.0
 
     def __post_init__(self) -> None:
         for name in COMPONENTS:
@@ -176,6 +187,7 @@ class Components(NamedTuple):
     finnish_support: float
     region: float
     topics: float
+    availability: float
 
 
 class Reason(NamedTuple):
@@ -302,6 +314,7 @@ class _Features:
     region: str | None
     remote: bool
     topics: frozenset[str]
+    availability: frozenset[str]
     employer: str | None
 
     @classmethod
@@ -324,6 +337,7 @@ class _Features:
             region=p.region,
             remote=p.remote_ok,
             topics=frozenset(p.topics),
+            availability=frozenset(p.availability),
             employer=p.employer_key,
         )
 
@@ -352,6 +366,12 @@ def _region_value(
     if e_region is not None and e_region == r_region:
         return 1.0
     return 0.6 if e_remote and r_remote else 0.0
+
+
+def _availability_value(e: frozenset[str], r: frozenset[str]) -> float:
+    if e & r:
+        return 1.0
+    return 0.5 if not e or not r else 0.0
 
 
 def _shared_levels(a: str, b: str) -> int:
@@ -397,6 +417,9 @@ def _details(e: _Features, r: _Features) -> tuple[Components, tuple[Reason, ...]
     topics = e.topics & r.topics
     if topics:
         out.append(Reason("shared_topics", {"topics": sorted(topics)}))
+    slots = e.availability & r.availability
+    if slots:
+        out.append(Reason("shared_availability", {"slots": sorted(slots)}))
     union = len(e.topics | r.topics)
     values = Components(
         field=shared * 0.25,
@@ -405,6 +428,7 @@ def _details(e: _Features, r: _Features) -> tuple[Components, tuple[Reason, ...]
         finnish_support=finnish,
         region=region,
         topics=len(topics) / union if union else 0.0,
+        availability=_availability_value(e.availability, r.availability),
     )
     return values, tuple(out)
 
@@ -428,7 +452,9 @@ def components(mentee: MatchingProfile, mentor: MatchingProfile) -> Components:
     - finnish_support: if the mentee's Finnish is below C1, 1.0 for a mentor at C1, C2 or
       native, 0.5 for a mentor at B2 with a mentee at A2 or below; otherwise 0;
     - region: 1.0 in the same region, else 0.6 if both are fine with remote, else 0;
-    - topics: Jaccard index of the mentee's goal topics and the mentor's offer topics.
+    - topics: Jaccard index of the mentee's goal topics and the mentor's offer topics;
+    - availability: 1.0 if they share a time slot (weekday daytime, weekday evening,
+      weekend), 0.5 if either gave none (unknown), else 0.
     """
     return _components(_Features.of(mentee), _Features.of(mentor))
 
@@ -449,7 +475,8 @@ def explain(mentee: MatchingProfile, mentor: MatchingProfile) -> tuple[Reason, .
     """Structured reasons for a pair, in component order, e.g.
     ("same_unit_group", {"isco": "2142"}), ("shared_language", {"language": "ar"}),
     ("finnish_support", {"level": "C2", "mentee_level": "A2"}), ("same_region", {"region": "01"})
-    or ("both_remote", {}), ("shared_topics", {"topics": [...]})."""
+    or ("both_remote", {}), ("shared_topics", {"topics": [...]}),
+    ("shared_availability", {"slots": ["weekday_evening", "weekend"]})."""
     return _explain(_Features.of(mentee), _Features.of(mentor))
 
 
@@ -541,6 +568,12 @@ def _topics_table(e: Sequence[frozenset[str]], r: Sequence[frozenset[str]]) -> F
         return np.where(union > 0, inter / np.maximum(union, 1.0), 0.0)
 
 
+def _availability_table(e: Sequence[frozenset[str]], r: Sequence[frozenset[str]]) -> Floats:
+    inter, size_e, size_r = _set_tables(e, r)
+    unknown = (size_e[:, None] == 0) | (size_r[None, :] == 0)
+    return np.where(inter > 0, 1.0, np.where(unknown, 0.5, 0.0))
+
+
 def _finnish_table(e: Sequence[int], r: Sequence[int]) -> Floats:
     return np.array([[_finnish_value(a, b) for b in r] for a in e], dtype=np.float64).reshape(
         len(e), len(r)
@@ -562,6 +595,7 @@ _KEYS: dict[str, Callable[[_Features], Hashable]] = {
     "finnish_support": lambda f: f.finnish,
     "region": lambda f: (f.region, f.remote),
     "topics": lambda f: f.topics,
+    "availability": lambda f: f.availability,
 }
 _TABLES: dict[str, Callable[[Any, Any], Floats]] = {
     "field": _field_table,
@@ -570,6 +604,7 @@ _TABLES: dict[str, Callable[[Any, Any], Floats]] = {
     "finnish_support": _finnish_table,
     "region": _region_table,
     "topics": _topics_table,
+    "availability": _availability_table,
 }
 
 

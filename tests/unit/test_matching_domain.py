@@ -29,7 +29,9 @@ from services.matching.domain import (
 )
 from shared.events import Cefr, LanguageSkill, MatchingProfile, Role
 
-FIELD_ONLY = Weights(field=1, education=0, languages=0, finnish_support=0, region=0, topics=0)
+FIELD_ONLY = Weights(
+    field=1, education=0, languages=0, finnish_support=0, region=0, topics=0, availability=0
+)
 
 
 def profile(role: Role = Role.MENTEE, **changes: object) -> MatchingProfile:
@@ -42,6 +44,7 @@ def profile(role: Role = Role.MENTEE, **changes: object) -> MatchingProfile:
         "region": None,
         "remote_ok": False,
         "topics": (),
+        "availability": (),
         "capacity": 1,
         "employer_key": None,
     }
@@ -151,6 +154,40 @@ def test_topics_are_a_jaccard_index() -> None:
     assert components(profile(), profile(Role.MENTOR)).topics == 0.0
 
 
+@pytest.mark.parametrize(
+    ("mentee_slots", "mentor_slots", "value"),
+    [
+        (("weekday_evening", "weekend"), ("weekend",), 1.0),
+        (("weekday_daytime",), ("weekday_daytime", "weekday_evening"), 1.0),
+        (("weekday_daytime",), ("weekday_evening", "weekend"), 0.0),
+        ((), ("weekend",), 0.5),  # unknown
+        (("weekend",), (), 0.5),
+        ((), (), 0.5),
+    ],
+)
+def test_availability_is_a_shared_slot_or_unknown(
+    mentee_slots: tuple[str, ...], mentor_slots: tuple[str, ...], value: float
+) -> None:
+    e = profile(availability=mentee_slots)
+    r = profile(Role.MENTOR, availability=mentor_slots)
+    assert components(e, r).availability == value
+
+
+def test_availability_weight_counts_in_the_score() -> None:
+    only = Weights(0, 0, 0, 0, 0, 0, availability=1)
+    e = profile(availability=("weekday_evening",))
+    assert score(e, profile(Role.MENTOR, availability=("weekday_evening",)), only) == 1.0
+    assert score(e, profile(Role.MENTOR, availability=()), only) == 0.5
+    assert score(e, profile(Role.MENTOR, availability=("weekend",)), only) == 0.0
+    # default weights: availability is 1 of 10, so a shared slot adds 0.1 over none shared
+    # and unknown lies halfway
+    shared, unknown, none = (
+        round(score(e, profile(Role.MENTOR, availability=slots)) * SCALE)
+        for slots in (("weekday_evening",), (), ("weekend",))
+    )
+    assert (shared - unknown, unknown - none) == (SCALE // 20, SCALE // 20)
+
+
 def test_score_is_the_weighted_mean_in_millionths() -> None:
     e = profile(topics=("cv", "network"), region="01")
     r = profile(Role.MENTOR, isco_code="2146", topics=("network",), region="01")
@@ -170,6 +207,7 @@ def test_perfect_pair_scores_one() -> None:
         languages=langs(fi="A2", ar="native"),
         region="01",
         topics=("cv",),
+        availability=("weekend",),
     )
     r = profile(
         Role.MENTOR,
@@ -177,6 +215,7 @@ def test_perfect_pair_scores_one() -> None:
         languages=langs(fi="native", ar="C1"),
         region="01",
         topics=("cv",),
+        availability=("weekday_evening", "weekend"),
     )
     assert score(e, r) == 1.0
 
@@ -189,6 +228,7 @@ def test_explanations_are_structured_codes() -> None:
         languages=langs(fi="A2", ar="native", en="B2"),
         region="01",
         topics=("cv", "network", "interview"),
+        availability=("weekend", "weekday_daytime", "weekday_evening"),
     )
     r = profile(
         Role.MENTOR,
@@ -198,6 +238,7 @@ def test_explanations_are_structured_codes() -> None:
         languages=langs(fi="native", ar="B2", en="C1"),
         region="01",
         topics=("network", "cv"),
+        availability=("weekend", "weekday_evening"),
     )
     assert explain(e, r) == (
         Reason("same_unit_group", {"isco": "2142"}),
@@ -208,19 +249,32 @@ def test_explanations_are_structured_codes() -> None:
         Reason("finnish_support", {"level": "native", "mentee_level": "A2"}),
         Reason("same_region", {"region": "01"}),
         Reason("shared_topics", {"topics": ["cv", "network"]}),
+        Reason("shared_availability", {"slots": ["weekday_evening", "weekend"]}),
     )
     remote = explain(
-        profile(isco_code="2146", remote_ok=True, region="01"),
+        profile(isco_code="2146", remote_ok=True, region="01", availability=("weekend",)),
         profile(Role.MENTOR, remote_ok=True, region="02", education_level=6),
     )
     assert remote == (Reason("same_minor_group", {"isco": "214"}), Reason("both_remote", {}))
+    apart = explain(
+        profile(availability=("weekday_daytime",)),
+        profile(Role.MENTOR, availability=("weekend",)),
+    )
+    assert not any(reason.code == "shared_availability" for reason in apart)
 
 
 # --- inputs -------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
-    "bad", [{"field": -0.1}, {"topics": 10.5}, {"region": math.nan}, {"languages": math.inf}]
+    "bad",
+    [
+        {"field": -0.1},
+        {"topics": 10.5},
+        {"region": math.nan},
+        {"languages": math.inf},
+        {"availability": -1},
+    ],
 )
 def test_weights_out_of_range_raise_naming_the_weight(bad: dict[str, float]) -> None:
     (name,) = bad
@@ -234,8 +288,10 @@ def test_weights_must_be_numbers_and_not_all_zero() -> None:
     with pytest.raises(ValueError, match="weight education"):
         Weights(education="1")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="at least one"):
-        Weights(0, 0, 0, 0, 0, 0)
-    assert Weights(0, 0, 0, 0, 0, 10).shares() == (0, 0, 0, 0, 0, SCALE)
+        Weights(0, 0, 0, 0, 0, 0, 0)
+    assert Weights(0, 0, 0, 0, 0, 10, 0).shares() == (0, 0, 0, 0, 0, SCALE, 0)
+    assert Weights(0, 0, 0, 0, 0, 0, 2).shares() == (0, 0, 0, 0, 0, 0, SCALE)
+    assert Weights().availability == 1.0
 
 
 def test_mentor_capacity_defaults_to_the_profile() -> None:
@@ -351,7 +407,7 @@ def test_no_mentors_or_no_mentees() -> None:
 
 
 def test_zero_score_pairs_are_still_made_in_best_total_fit() -> None:
-    topics_only = Weights(field=0, education=0, languages=0, finnish_support=0, region=0, topics=1)
+    topics_only = Weights(0, 0, 0, 0, 0, topics=1, availability=0)
     p = propose([mentee(1), mentee(2)], [mentor(9, capacity=2)], weights=topics_only)
     assert len(p.pairs) == 2 and p.total_score == 0.0 and p.unmatched == ()
 
@@ -434,6 +490,9 @@ def random_profile(rng: random.Random, role: Role) -> MatchingProfile:
         topics=tuple(
             rng.sample(["cv", "network", "interview", "sector", "lang"], rng.randint(0, 4))
         ),
+        availability=tuple(
+            rng.sample(["weekday_daytime", "weekday_evening", "weekend"], rng.randint(0, 3))
+        ),
         capacity=rng.randint(1, 3),
         employer_key=rng.choice([None, None, "k1", "k2"]),
     )
@@ -447,7 +506,15 @@ def random_cohort(seed: int, n: int, m: int) -> tuple[list[Mentee], list[Mentor]
     )
 
 
-@pytest.mark.parametrize("weights", [Weights(), FIELD_ONLY, Weights(1, 2, 3, 4, 5, 6)])
+@pytest.mark.parametrize(
+    "weights",
+    [
+        Weights(),
+        FIELD_ONLY,
+        Weights(1, 2, 3, 4, 5, 6, 7),
+        Weights(0, 0, 0, 0, 0, 0, availability=1),
+    ],
+)
 def test_score_matrix_matches_the_scalar_score(weights: Weights) -> None:
     mentees, mentors = random_cohort(7, 40, 30)
     scores, allowed = score_matrix(mentees, mentors, weights)

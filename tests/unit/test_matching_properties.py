@@ -31,6 +31,7 @@ from shared.events import Cefr, LanguageSkill, MatchingProfile, Role
 SETTINGS = settings(max_examples=150, deadline=None)
 ISCO = ["2142", "2146", "2151", "2511", "2", "3112", "3113"]
 TOPICS = ["cv", "network", "interview", "sector"]
+SLOTS = ["weekday_daytime", "weekday_evening", "weekend"]
 
 
 def profiles(role: Role) -> st.SearchStrategy[MatchingProfile]:
@@ -49,6 +50,7 @@ def profiles(role: Role) -> st.SearchStrategy[MatchingProfile]:
         region=st.sampled_from([None, "01", "02"]),
         remote_ok=st.booleans(),
         topics=st.lists(st.sampled_from(TOPICS), unique=True, max_size=3).map(tuple),
+        availability=st.lists(st.sampled_from(SLOTS), unique=True, max_size=3).map(tuple),
         capacity=st.integers(1, 3),
         employer_key=st.sampled_from([None, None, "k1", "k2"]),
     )
@@ -57,7 +59,7 @@ def profiles(role: Role) -> st.SearchStrategy[MatchingProfile]:
 MENTEE_PROFILES = st.lists(profiles(Role.MENTEE), min_size=1, max_size=6)
 MENTOR_PROFILES = st.lists(profiles(Role.MENTOR), min_size=1, max_size=5)
 PAIR_PICKS = st.lists(st.tuples(st.integers(0, 5), st.integers(0, 4)), max_size=4)
-RAW_WEIGHTS = st.lists(st.just(0.0) | st.floats(0, 10), min_size=6, max_size=6)
+RAW_WEIGHTS = st.lists(st.just(0.0) | st.floats(0, 10), min_size=7, max_size=7)
 CANDIDATES = st.sampled_from([1, 1, 2, 16])  # few candidates: the repair loop must work
 
 

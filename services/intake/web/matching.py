@@ -16,6 +16,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from services.intake import cycles, reference, review
 from services.intake.auth import EDITOR_ROLES, Coordinator, CurrentCoordinator, require_role
 from services.intake.crypto import vault_for
+from services.intake.web.commands import ask
 from services.intake.web.csrf import verify_csrf
 from services.intake.web.i18n import Translate, negotiate, translator
 from services.intake.web.render import page
@@ -29,7 +30,6 @@ from shared.commands import (
     ServiceUnavailable,
     SetMentorAvailability,
     SetPairConstraint,
-    send,
 )
 from shared.service import Runtime, RuntimeDep, SessionDep
 
@@ -38,21 +38,6 @@ router = APIRouter(
 )
 Editor = Annotated[Coordinator, Depends(require_role(*EDITOR_ROLES))]
 END_REASONS = ("mentee_found_work", "mentee_withdrew", "mentor_withdrew", "poor_fit", "other")
-
-
-async def _ask(
-    rt: Runtime, request: Request, coordinator: Coordinator, command: Command
-) -> dict[str, Any]:
-    if rt.nats is None:
-        raise ServiceUnavailable("matching")
-    return await send(
-        rt.nats,
-        command,
-        organisation_id=coordinator.organisation_id,
-        clock=rt.clock,
-        wait_seconds=rt.settings.command_timeout_seconds,
-        correlation_id=request.state.correlation_id,
-    )
 
 
 def reason_text(reason: dict[str, Any], _: Translate, lang: str) -> str:
@@ -69,7 +54,9 @@ def reason_text(reason: dict[str, Any], _: Translate, lang: str) -> str:
     if "region" in params:
         params["region"] = dict(reference.regions(lang)).get(params["region"], params["region"])
     if "topics" in params:
-        params["topics"] = ", ".join(_(f"apply.topic.{t}") for t in params["topics"])
+        params["topics"] = "; ".join(_(f"apply.topic.{t}") for t in params["topics"])
+    if "slots" in params:
+        params["slots"] = "; ".join(_(f"apply.availability.{s}") for s in params["slots"])
     return _(f"matching.reason.{code}", **params)
 
 
@@ -83,7 +70,7 @@ async def matching_page(
 ) -> Response:
     lang = negotiate(request)
     try:
-        state = await _ask(rt, request, coordinator, GetMatching(cycle_id=cycle_id))
+        state = await ask(rt, request, coordinator.organisation_id, GetMatching(cycle_id=cycle_id))
     except ServiceUnavailable:
         return page(request, "matching/unavailable.html", {"cycle_id": cycle_id}, status=503)
     except CommandRejected as refused:
@@ -144,7 +131,7 @@ async def _act(
     done: str,
 ) -> Response:
     try:
-        await _ask(rt, request, coordinator, command)
+        await ask(rt, request, coordinator.organisation_id, command)
     except ServiceUnavailable:
         return page(request, "matching/unavailable.html", {"cycle_id": cycle_id}, status=503)
     except CommandRejected as refused:

@@ -25,6 +25,7 @@ from services.intake.auth import EDITOR_ROLES, Coordinator, CurrentCoordinator, 
 from services.intake.crypto import vault_for
 from services.intake.mail import MailRenderError, enqueue_mail
 from services.intake.portal import DEFAULT_VALIDITY, LinkError, make_link, read_portal_link
+from services.intake.web.commands import ask
 from services.intake.web.csrf import verify_csrf
 from services.intake.web.i18n import LANGUAGES, negotiate, text, translator
 from services.intake.web.options import TOPICS
@@ -38,7 +39,6 @@ from shared.commands import (
     RecordAttendance,
     RecordMeeting,
     ServiceUnavailable,
-    send,
 )
 from shared.events import MeetingMode
 from shared.service import Runtime, RuntimeDep, SessionDep
@@ -50,26 +50,6 @@ MODES = tuple(mode.value for mode in MeetingMode)
 GROUP_KINDS = ("kick_off", "midway", "closing")
 SUBMISSION_NAMESPACE = UUID("6f1c2a0e-7b1d-4c55-9a43-2d7f3b8e9c10")
 ICS = "text/calendar; charset=utf-8"
-
-
-async def _ask(
-    rt: Runtime,
-    request: Request,
-    organisation_id: UUID,
-    command: Command,
-    command_id: UUID | None = None,
-) -> dict[str, Any]:
-    if rt.nats is None:
-        raise ServiceUnavailable("scheduling")
-    return await send(
-        rt.nats,
-        command,
-        organisation_id=organisation_id,
-        clock=rt.clock,
-        wait_seconds=rt.settings.command_timeout_seconds,
-        correlation_id=request.state.correlation_id,
-        command_id=command_id,
-    )
 
 
 def _today(rt: Runtime) -> date:
@@ -149,7 +129,7 @@ async def _render_portal(
     lang = _portal_language(request, person)
     _ = translator(lang)
     try:
-        state = await _ask(rt, request, person.organisation_id, GetSchedule(cycle_id=link.cycle_id))
+        state = await ask(rt, request, person.organisation_id, GetSchedule(cycle_id=link.cycle_id))
     except ServiceUnavailable:
         return _unavailable(request, f"/portal/{token}", lang)
     except CommandRejected:
@@ -253,7 +233,7 @@ async def portal_log_meeting(
         )
     submission = str(form.get("submission") or "") or uuid.uuid4().hex
     try:
-        await _ask(
+        await ask(
             rt,
             request,
             person.organisation_id,
@@ -280,7 +260,7 @@ async def portal_calendar(
     link, person = found
     lang = _portal_language(request, person)
     try:
-        feed = await _ask(
+        feed = await ask(
             rt,
             request,
             person.organisation_id,
@@ -322,7 +302,7 @@ async def schedule_page(
 ) -> Response:
     lang = negotiate(request)
     try:
-        state = await _ask(rt, request, coordinator.organisation_id, GetSchedule(cycle_id=cycle_id))
+        state = await ask(rt, request, coordinator.organisation_id, GetSchedule(cycle_id=cycle_id))
     except ServiceUnavailable:
         return _unavailable(request, _screen(cycle_id))
     except CommandRejected as refused:
@@ -387,7 +367,7 @@ async def _act(
     done: str,
 ) -> Response:
     try:
-        await _ask(rt, request, coordinator.organisation_id, command)
+        await ask(rt, request, coordinator.organisation_id, command)
     except ServiceUnavailable:
         return _unavailable(request, _screen(cycle_id))
     except CommandRejected as refused:
@@ -401,7 +381,7 @@ async def cycle_calendar(
 ) -> Response:
     command = CalendarFeed(cycle_id=cycle_id, language=negotiate(request))
     try:
-        feed = await _ask(rt, request, coordinator.organisation_id, command)
+        feed = await ask(rt, request, coordinator.organisation_id, command)
     except ServiceUnavailable:
         return _unavailable(request, _screen(cycle_id))
     except CommandRejected:
@@ -478,7 +458,7 @@ async def attendance_sheet(
             event_id=event_id, person_id=person_id, attended=str(person_id) in attended
         )
         try:
-            await _ask(rt, request, coordinator.organisation_id, command)
+            await ask(rt, request, coordinator.organisation_id, command)
         except ServiceUnavailable:
             return _unavailable(request, _screen(cycle_id))
         except CommandRejected as refused:
@@ -500,7 +480,7 @@ async def send_links(
 ) -> Response:
     """E-mail both members of the pair their personal portal links (valid 8 months)."""
     try:
-        state = await _ask(rt, request, coordinator.organisation_id, GetSchedule(cycle_id=cycle_id))
+        state = await ask(rt, request, coordinator.organisation_id, GetSchedule(cycle_id=cycle_id))
     except ServiceUnavailable:
         return _unavailable(request, _screen(cycle_id))
     except CommandRejected as refused:
