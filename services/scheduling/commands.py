@@ -200,21 +200,14 @@ async def create_group_meeting(
     people = schedule.people_of(
         await schedule.current_pairs(session, envelope.organisationid, command.cycle_id)
     )
-    await schedule.invite(
+    await _announce(
         session,
-        event_id=meeting_id,
-        event_kind="group_meeting",
-        organisation_id=envelope.organisationid,
-        people=people,
-        now=now,
-    )
-    await schedule.schedule_reminders(
-        session,
-        event_id=meeting_id,
-        event_kind="group_meeting",
-        organisation_id=envelope.organisationid,
-        starts_at=command.starts_at,
-        now=now,
+        meeting_id,
+        "group_meeting",
+        envelope.organisationid,
+        people,
+        command.starts_at,
+        now,
     )
     return {"id": str(meeting_id), "invited": len(people)}
 
@@ -239,23 +232,38 @@ async def create_training(
         )
     )
     people = schedule.people_of(await schedule.current_pairs(session, envelope.organisationid))
+    await _announce(
+        session, training_id, "training", envelope.organisationid, people, command.starts_at, now
+    )
+    return {"id": str(training_id), "invited": len(people)}
+
+
+async def _announce(
+    session: AsyncSession,
+    event_id: UUID,
+    event_kind: str,
+    organisation_id: UUID,
+    people: Any,
+    starts_at: datetime,
+    now: datetime,
+) -> None:
+    """Invite the people to a new group meeting or training and plan its reminders."""
     await schedule.invite(
         session,
-        event_id=training_id,
-        event_kind="training",
-        organisation_id=envelope.organisationid,
+        event_id=event_id,
+        event_kind=event_kind,
+        organisation_id=organisation_id,
         people=people,
         now=now,
     )
     await schedule.schedule_reminders(
         session,
-        event_id=training_id,
-        event_kind="training",
-        organisation_id=envelope.organisationid,
-        starts_at=command.starts_at,
+        event_id=event_id,
+        event_kind=event_kind,
+        organisation_id=organisation_id,
+        starts_at=starts_at,
         now=now,
     )
-    return {"id": str(training_id), "invited": len(people)}
 
 
 async def known_event(
