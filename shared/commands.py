@@ -38,7 +38,8 @@ from pydantic import (
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.clock import Clock
-from shared.events import Contract
+from shared.envelope import Envelope
+from shared.events import Contract, Event
 from shared.observability import correlation
 from shared.outbox import Outbox
 from shared.subjects import command_subject
@@ -135,6 +136,21 @@ class CommandContext(Protocol):
 
     outbox: Outbox
     clock: Clock
+
+
+async def emit(
+    session: AsyncSession, ctx: CommandContext, event: Event, caused_by: CommandEnvelope
+) -> None:
+    """Stage an event a command caused, in the command's transaction and correlation."""
+    await ctx.outbox.add(
+        session,
+        Envelope.wrap(
+            event,
+            organisation_id=caused_by.organisationid,
+            clock=ctx.clock,
+            correlation_id=caused_by.correlationid,
+        ),
+    )
 
 
 CommandHandler = Callable[

@@ -27,8 +27,8 @@ from shared.commands import (
     ProposeMatches,
     SetMentorAvailability,
     SetPairConstraint,
+    emit,
 )
-from shared.envelope import Envelope
 from shared.events import MatchingProfile, MatchProposed, PairEnded, PairFormed
 
 
@@ -146,15 +146,7 @@ async def confirm_pairs(
             mentor_id=mentor_id,
             score=pair["score"],
         )
-        await ctx.outbox.add(
-            session,
-            Envelope.wrap(
-                event,
-                organisation_id=envelope.organisationid,
-                clock=ctx.clock,
-                correlation_id=envelope.correlationid,
-            ),
-        )
+        await emit(session, ctx, event, envelope)
         formed.append(str(pair_id))
     await session.execute(
         m.runs.update().where(m.runs.c.run_id == command.run_id).values(status="confirmed")
@@ -185,15 +177,7 @@ async def end_pair(
         .values(ended_at=ctx.clock.now(), end_reason=command.reason_code)
     )
     event = PairEnded(pair_id=pair.pair_id, cycle_id=pair.cycle_id, reason_code=command.reason_code)
-    await ctx.outbox.add(
-        session,
-        Envelope.wrap(
-            event,
-            organisation_id=envelope.organisationid,
-            clock=ctx.clock,
-            correlation_id=envelope.correlationid,
-        ),
-    )
+    await emit(session, ctx, event, envelope)
     return {"ended": str(pair.pair_id)}
 
 
@@ -437,15 +421,7 @@ async def propose_matches(
         pairs=len(proposal.pairs),
         unmatched_mentees=len(proposal.unmatched),
     )
-    await ctx.outbox.add(
-        session,
-        Envelope.wrap(
-            event,
-            organisation_id=envelope.organisationid,
-            clock=ctx.clock,
-            correlation_id=envelope.correlationid,
-        ),
-    )
+    await emit(session, ctx, event, envelope)
     return {
         "run_id": str(run_id),
         "pairs": len(proposal.pairs),

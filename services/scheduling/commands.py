@@ -29,8 +29,8 @@ from shared.commands import (
     RecordAttendance,
     RecordMeeting,
     Rsvp,
+    emit,
 )
-from shared.envelope import Envelope
 from shared.events import MeetingHeld
 
 # --- meetings ----------------------------------------------------------------------------
@@ -97,22 +97,19 @@ async def record_meeting(
             sa.select(m.meetings.c.meeting_id).where(m.meetings.c.command_id == envelope.id)
         )
         return {"meeting_id": str(existing), "duplicate": True}
-    await ctx.outbox.add(
+    await emit(
         session,
-        Envelope.wrap(
-            MeetingHeld(
-                meeting_id=meeting_id,
-                pair_id=pair.pair_id,
-                cycle_id=pair.cycle_id,
-                held_on=command.held_on,
-                minutes=command.minutes,
-                mode=command.mode,
-                topic_codes=command.topic_codes,
-            ),
-            organisation_id=envelope.organisationid,
-            clock=ctx.clock,
-            correlation_id=envelope.correlationid,
+        ctx,
+        MeetingHeld(
+            meeting_id=meeting_id,
+            pair_id=pair.pair_id,
+            cycle_id=pair.cycle_id,
+            held_on=command.held_on,
+            minutes=command.minutes,
+            mode=command.mode,
+            topic_codes=command.topic_codes,
         ),
+        envelope,
     )
     cleared = False
     next_check: date | None = None
