@@ -16,7 +16,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from services.intake import cycles, reference, review
 from services.intake.auth import EDITOR_ROLES, Coordinator, CurrentCoordinator, require_role
 from services.intake.crypto import vault_for
-from services.intake.web.commands import ask
+from services.intake.web.commands import act, ask, back_to
 from services.intake.web.csrf import verify_csrf
 from services.intake.web.i18n import Translate, negotiate, translator
 from services.intake.web.render import page
@@ -115,11 +115,12 @@ async def matching_page(
     )
 
 
+def _screen(cycle_id: UUID) -> str:
+    return f"/coordinator/cycles/{cycle_id}/matching"
+
+
 def _back(cycle_id: UUID, **query: str) -> RedirectResponse:
-    suffix = "&".join(f"{k}={v}" for k, v in query.items())
-    return RedirectResponse(
-        f"/coordinator/cycles/{cycle_id}/matching{'?' + suffix if suffix else ''}", 303
-    )
+    return back_to(_screen(cycle_id), **query)
 
 
 async def _act(
@@ -130,13 +131,17 @@ async def _act(
     command: Command,
     done: str,
 ) -> Response:
-    try:
-        await ask(rt, request, coordinator.organisation_id, command)
-    except ServiceUnavailable:
-        return page(request, "matching/unavailable.html", {"cycle_id": cycle_id}, status=503)
-    except CommandRejected as refused:
-        return _back(cycle_id, error=refused.code)
-    return _back(cycle_id, message=done)
+    return await act(
+        request,
+        rt,
+        coordinator.organisation_id,
+        command,
+        screen=_screen(cycle_id),
+        done=done,
+        unavailable=lambda: page(
+            request, "matching/unavailable.html", {"cycle_id": cycle_id}, status=503
+        ),
+    )
 
 
 @router.post("/cycles/{cycle_id}/matching/propose", response_class=HTMLResponse)

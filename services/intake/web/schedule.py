@@ -25,7 +25,7 @@ from services.intake.auth import EDITOR_ROLES, Coordinator, CurrentCoordinator, 
 from services.intake.crypto import vault_for
 from services.intake.mail import MailRenderError, enqueue_mail
 from services.intake.portal import DEFAULT_VALIDITY, LinkError, make_link, read_portal_link
-from services.intake.web.commands import ask
+from services.intake.web.commands import act, ask, back_to
 from services.intake.web.csrf import verify_csrf
 from services.intake.web.i18n import LANGUAGES, negotiate, text, translator
 from services.intake.web.options import TOPICS
@@ -279,8 +279,7 @@ def _screen(cycle_id: UUID) -> str:
 
 
 def _back(cycle_id: UUID, **query: str) -> RedirectResponse:
-    suffix = "&".join(f"{k}={v}" for k, v in query.items())
-    return RedirectResponse(f"{_screen(cycle_id)}{'?' + suffix if suffix else ''}", 303)
+    return back_to(_screen(cycle_id), **query)
 
 
 def _last_meeting(pair: dict[str, Any]) -> str | None:
@@ -366,13 +365,15 @@ async def _act(
     command: Command,
     done: str,
 ) -> Response:
-    try:
-        await ask(rt, request, coordinator.organisation_id, command)
-    except ServiceUnavailable:
-        return _unavailable(request, _screen(cycle_id))
-    except CommandRejected as refused:
-        return _back(cycle_id, error=refused.code)
-    return _back(cycle_id, message=done)
+    return await act(
+        request,
+        rt,
+        coordinator.organisation_id,
+        command,
+        screen=_screen(cycle_id),
+        done=done,
+        unavailable=lambda: _unavailable(request, _screen(cycle_id)),
+    )
 
 
 @router.get("/coordinator/cycles/{cycle_id}/calendar.ics")
