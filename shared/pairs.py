@@ -1,17 +1,45 @@
-"""Keeping a local copy of matching's pairs: the same two handlers serve every service
-that plans or follows up pairs (scheduling, feedback), each on its own `pairs` table."""
+"""Keeping a local copy of matching's pairs: the same table definition, migration step and
+two handlers serve every service that plans or follows up pairs (scheduling, feedback),
+each in its own schema."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.dialects.postgresql import UUID, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.bus import Subscription
 from shared.envelope import Envelope
 from shared.events import PairEnded, PairFormed
+
+
+def add_pairs_table(metadata: sa.MetaData) -> sa.Table:
+    """The `pairs` table, in the metadata's (the service's) schema."""
+    return sa.Table(
+        "pairs",
+        metadata,
+        sa.Column("pair_id", UUID(as_uuid=True), primary_key=True),
+        sa.Column("organisation_id", UUID(as_uuid=True), nullable=False, index=True),
+        sa.Column("cycle_id", UUID(as_uuid=True), nullable=False, index=True),
+        sa.Column("mentee_id", UUID(as_uuid=True), nullable=False),
+        sa.Column("mentor_id", UUID(as_uuid=True), nullable=False),
+        sa.Column("formed_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("ended_at", sa.DateTime(timezone=True)),
+        sa.Column("end_reason", sa.Text),
+        comment="pairs formed by matching (PairFormed / PairEnded)",
+    )
+
+
+def create_pairs_table(schema: str) -> None:
+    """Migration step: the `pairs` table as `add_pairs_table` defines it (its first shape;
+    a later change ships as a new migration step, as for the messaging tables)."""
+    from alembic import op
+
+    metadata = sa.MetaData(schema=schema)
+    add_pairs_table(metadata)
+    metadata.create_all(op.get_bind())
 
 
 class PairNotKnownYet(Exception):

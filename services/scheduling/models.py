@@ -4,6 +4,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 
 from shared.db import add_messaging_tables
+from shared.pairs import add_pairs_table
 
 SCHEMA = "scheduling"
 metadata = sa.MetaData(schema=SCHEMA)
@@ -21,19 +22,7 @@ applications = sa.Table(
     comment="the people whom meetings and trainings will invite",
 )
 
-pairs = sa.Table(
-    "pairs",
-    metadata,
-    sa.Column("pair_id", UUID(as_uuid=True), primary_key=True),
-    sa.Column("organisation_id", UUID(as_uuid=True), nullable=False, index=True),
-    sa.Column("cycle_id", UUID(as_uuid=True), nullable=False, index=True),
-    sa.Column("mentee_id", UUID(as_uuid=True), nullable=False),
-    sa.Column("mentor_id", UUID(as_uuid=True), nullable=False),
-    sa.Column("formed_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("ended_at", sa.DateTime(timezone=True)),
-    sa.Column("end_reason", sa.Text),
-    comment="pairs formed by matching (PairFormed / PairEnded)",
-)
+pairs = add_pairs_table(metadata)
 
 # --- the schedule (migration 0003) --------------------------------------------------------
 
