@@ -205,6 +205,25 @@ class PairAtRisk(SchedulingEvent):
     flagged_at: AwareDatetime
 
 
+class ReminderDue(SchedulingEvent):
+    """A reminder before a group meeting or training is due for one invited person.
+
+    Intake e-mails it in the person's language, once per `reminder_id` (the due job's id).
+    Title, place and link are the coordinator's words for the event, never personal data.
+    """
+
+    reminder_id: UUID
+    person_id: UUID
+    event_id: UUID
+    event_kind: Literal["group_meeting", "training"]
+    cycle_id: UUID | None = None
+    title: str | None = Field(default=None, max_length=200)
+    starts_at: AwareDatetime
+    ends_at: AwareDatetime
+    place: str | None = Field(default=None, max_length=300)
+    online_url: str | None = Field(default=None, max_length=500)
+
+
 # --- feedback -------------------------------------------------------------------------
 
 
@@ -226,6 +245,22 @@ class Outcome(StrEnum):
     FURTHER_EDUCATION = "further_education"
     CONFIDENCE_NO_CHANGE = "confidence_no_change"
     OTHER = "other"
+
+
+class SurveyInvitationDue(FeedbackEvent):
+    """A survey invitation (or its one reminder) is due for one participant.
+
+    Intake e-mails it in the person's language with her personal survey link, once per
+    (`invitation_id`, `reminder`).
+    """
+
+    invitation_id: UUID
+    survey_id: UUID
+    person_id: UUID
+    cycle_id: UUID
+    kind: SurveyKind
+    closes_on: date
+    reminder: bool = False
 
 
 class SurveyCompleted(FeedbackEvent):
@@ -261,6 +296,8 @@ EVENT_TYPES: dict[str, type[Event]] = {
         MeetingHeld,
         MeetingMissed,
         PairAtRisk,
+        ReminderDue,
+        SurveyInvitationDue,
         SurveyCompleted,
         OutcomeRecorded,
     )

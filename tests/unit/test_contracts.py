@@ -34,8 +34,10 @@ from shared.events import (
     PairAtRisk,
     PairEnded,
     PairFormed,
+    ReminderDue,
     Role,
     SurveyCompleted,
+    SurveyInvitationDue,
     SurveyKind,
 )
 
@@ -129,6 +131,24 @@ FACTORIES: dict[type[Event], Any] = {
     MeetingMissed: lambda: MeetingMissed(pair_id=uuid4(), cycle_id=uuid4(), month=date(2025, 4, 1)),
     PairAtRisk: lambda: PairAtRisk(
         pair_id=uuid4(), cycle_id=uuid4(), last_meeting_on=None, flagged_at=NOW
+    ),
+    ReminderDue: lambda: ReminderDue(
+        reminder_id=uuid4(),
+        person_id=uuid4(),
+        event_id=uuid4(),
+        event_kind="training",
+        title="CV workshop",
+        starts_at=NOW,
+        ends_at=NOW,
+        online_url="https://meet.example.org/cv",
+    ),
+    SurveyInvitationDue: lambda: SurveyInvitationDue(
+        invitation_id=uuid4(),
+        survey_id=uuid4(),
+        person_id=uuid4(),
+        cycle_id=uuid4(),
+        kind=SurveyKind.MIDWAY,
+        closes_on=date(2025, 5, 1),
     ),
     SurveyCompleted: lambda: SurveyCompleted(
         response_id=uuid4(),
