@@ -292,7 +292,7 @@ def test_language_skill_rejects_bad_codes() -> None:
 
 
 def test_event_types_registry_is_consistent() -> None:
-    assert len(EVENT_TYPES) == len(set(EVENT_TYPES.values())) == 15
+    assert len(EVENT_TYPES) == len(set(EVENT_TYPES.values())) == 17
     for key, cls in EVENT_TYPES.items():
         assert issubclass(cls, Event)
         assert cls.type_name() == key
