@@ -376,3 +376,10 @@ class CalendarFeed(SchedulingCommand):
     person_id: UUID | None = None
     cycle_id: UUID | None = None
     language: Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}$")] = "fi"
+
+
+# --- feedback ----------------------------------------------------------------------------
+
+
+class FeedbackCommand(Command):
+    target: ClassVar[str] = "feedback"

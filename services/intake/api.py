@@ -6,8 +6,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from services.intake import service
-from services.intake.crypto import vault_for
 from services.intake.schemas import ApplicationCreate, ApplicationPublic
+from shared.crypto import vault_for
 from shared.service import RuntimeDep, SessionDep
 
 router = APIRouter(prefix="/api/v1", tags=["applications"])

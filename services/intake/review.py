@@ -17,9 +17,9 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.intake import models as m
-from services.intake.crypto import PersonalDataVault
 from services.intake.domain import CEFR_ORDER, Status, check_transition, language_level
 from shared.clock import Clock
+from shared.crypto import PersonalDataVault
 from shared.envelope import Envelope
 from shared.events import (
     ApplicantAccepted,

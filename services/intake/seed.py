@@ -18,10 +18,10 @@ from services.intake import cycles, review, service
 from services.intake import models as m
 from services.intake.app import DEFINITION
 from services.intake.auth import create_coordinator
-from services.intake.crypto import vault_for
 from services.intake.domain import CycleDates, CycleStatus, Status
 from services.intake.schemas import ApplicationCreate
 from shared.clock import Clock, SystemClock
+from shared.crypto import vault_for
 from shared.db import make_engine, make_sessionmaker, migrate
 from shared.outbox import Outbox
 from shared.settings import Settings

@@ -15,11 +15,11 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.intake import models as m
-from services.intake.crypto import PersonalDataVault
 from services.intake.domain import ScreeningInput, Status, screen
 from services.intake.mail import enqueue_mail
 from services.intake.schemas import CONSENT_VERSION, ApplicationCreate, ApplicationPublic
 from shared.clock import Clock
+from shared.crypto import PersonalDataVault
 from shared.envelope import Envelope
 from shared.events import ApplicationReceived, ApplicationScreened, MatchingProfile
 from shared.outbox import Outbox

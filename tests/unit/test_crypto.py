@@ -7,8 +7,8 @@ from uuid import uuid4
 import pytest
 from cryptography.exceptions import InvalidTag
 
-from services.intake.crypto import NONCE_BYTES, PersonalDataVault, vault_for
 from services.intake.service import keyed_digest
+from shared.crypto import NONCE_BYTES, PersonalDataVault, vault_for
 
 SECRET = "s" * 40
 OTHER_SECRET = "t" * 40

@@ -26,7 +26,6 @@ from starlette.datastructures import UploadFile
 from services.intake import models as m
 from services.intake import reference, service
 from services.intake.auth import EDITOR_ROLES, Coordinator, require_role
-from services.intake.crypto import vault_for
 from services.intake.imports import store
 from services.intake.imports.fields import (
     FIELDS,
@@ -41,6 +40,7 @@ from services.intake.imports.rows import Reason, RowResult, check_rows, mark_exi
 from services.intake.web.csrf import verify_csrf
 from services.intake.web.i18n import LANGUAGES, negotiate
 from services.intake.web.render import page
+from shared.crypto import vault_for
 from shared.events import Role
 from shared.service import RuntimeDep, SessionDep
 

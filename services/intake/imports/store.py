@@ -19,9 +19,9 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import UUID as PgUUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.intake.crypto import PersonalDataVault
 from services.intake.imports.parse import ParsedFile
 from services.intake.models import metadata
+from shared.crypto import PersonalDataVault
 from shared.events import Role
 
 BATCH_LIFETIME = timedelta(hours=24)

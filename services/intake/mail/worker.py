@@ -38,12 +38,12 @@ from prometheus_client import Counter, Gauge
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.intake import models as m
-from services.intake.crypto import vault_for
 from services.intake.mail.message import build_message
 from services.intake.mail.queue import NOTIFY_CHANNEL
 from services.intake.mail.render import MailRenderError, RenderedMail, render_mail
 from services.intake.mail.tables import dev_mailbox, mail_queue
 from shared.clock import Clock
+from shared.crypto import vault_for
 from shared.db import asyncpg_dsn
 from shared.service import Runtime
 from shared.settings import Settings

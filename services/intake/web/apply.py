@@ -19,12 +19,12 @@ from starlette.datastructures import FormData
 
 from services.intake import models as m
 from services.intake import reference, service
-from services.intake.crypto import vault_for
 from services.intake.schemas import ApplicationCreate
 from services.intake.web import options
 from services.intake.web.csrf import verify_csrf
 from services.intake.web.i18n import negotiate, translator
 from services.intake.web.render import page
+from shared.crypto import vault_for
 from shared.events import Role
 from shared.service import RuntimeDep, SessionDep
 

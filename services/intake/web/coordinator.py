@@ -16,12 +16,12 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from services.intake import models as m
 from services.intake import reference, review
 from services.intake.auth import EDITOR_ROLES, Coordinator, CurrentCoordinator, require_role
-from services.intake.crypto import vault_for
 from services.intake.domain import TRANSITIONS, Status, TransitionError
 from services.intake.mail import enqueue_mail
 from services.intake.web.csrf import verify_csrf
 from services.intake.web.i18n import negotiate
 from services.intake.web.render import page
+from shared.crypto import vault_for
 from shared.events import Cefr, Role
 from shared.service import RuntimeDep, SessionDep
 

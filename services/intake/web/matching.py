@@ -15,7 +15,6 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from services.intake import cycles, reference, review
 from services.intake.auth import EDITOR_ROLES, Coordinator, CurrentCoordinator, require_role
-from services.intake.crypto import vault_for
 from services.intake.web.commands import act, ask, back_to
 from services.intake.web.csrf import verify_csrf
 from services.intake.web.i18n import Translate, negotiate, translator
@@ -31,6 +30,7 @@ from shared.commands import (
     SetMentorAvailability,
     SetPairConstraint,
 )
+from shared.crypto import vault_for
 from shared.service import Runtime, RuntimeDep, SessionDep
 
 router = APIRouter(

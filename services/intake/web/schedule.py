@@ -22,7 +22,6 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from services.intake import models as m
 from services.intake import review
 from services.intake.auth import EDITOR_ROLES, Coordinator, CurrentCoordinator, require_role
-from services.intake.crypto import vault_for
 from services.intake.mail import MailRenderError, enqueue_mail
 from services.intake.portal import DEFAULT_VALIDITY, LinkError, make_link, read_portal_link
 from services.intake.web.commands import act, ask, back_to
@@ -40,6 +39,7 @@ from shared.commands import (
     RecordMeeting,
     ServiceUnavailable,
 )
+from shared.crypto import vault_for
 from shared.events import MeetingMode
 from shared.service import Runtime, RuntimeDep, SessionDep
 

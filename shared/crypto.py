@@ -1,4 +1,4 @@
-"""Personal data encrypted at rest with one key per person.
+"""Personal data encrypted at rest with one key per person (used by intake and feedback).
 
 Each person gets a random 256-bit data key, stored only wrapped (AES-GCM) under a
 key-encryption key derived from `WOMENTO_SECRET_KEY`. Their details are encrypted with
