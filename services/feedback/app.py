@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from services.feedback import handlers, models
+from services.feedback import handlers, meetings, models
 from shared.bus import Subscription
 from shared.events import ApplicationReceived
 from shared.pairs import pair_subscriptions
@@ -19,5 +19,6 @@ DEFINITION = ServiceDefinition(
     subscriptions=[
         Subscription(ApplicationReceived, handlers.on_application_received),
         *pair_subscriptions(models.pairs),
+        *meetings.SUBSCRIPTIONS,
     ],
 )

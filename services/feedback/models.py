@@ -23,3 +23,27 @@ applications = sa.Table(
 )
 
 pairs = add_pairs_table(metadata)
+
+# --- reports (from scheduling's MeetingHeld / MeetingMissed) -----------------------------
+
+meetings = sa.Table(
+    "meetings",
+    metadata,
+    sa.Column("meeting_id", UUID(as_uuid=True), primary_key=True),
+    sa.Column("organisation_id", UUID(as_uuid=True), nullable=False, index=True),
+    sa.Column("pair_id", UUID(as_uuid=True), nullable=False, index=True),
+    sa.Column("cycle_id", UUID(as_uuid=True), nullable=False, index=True),
+    sa.Column("held_on", sa.Date, nullable=False),
+    sa.Column("minutes", sa.Integer, nullable=False),
+    comment="pair meetings held (MeetingHeld), for meeting regularity in reports",
+)
+
+missed_months = sa.Table(
+    "missed_months",
+    metadata,
+    sa.Column("pair_id", UUID(as_uuid=True), primary_key=True),
+    sa.Column("month", sa.Date, primary_key=True),
+    sa.Column("organisation_id", UUID(as_uuid=True), nullable=False, index=True),
+    sa.Column("cycle_id", UUID(as_uuid=True), nullable=False, index=True),
+    comment="planned months a pair missed (MeetingMissed), for meeting regularity in reports",
+)
