@@ -47,3 +47,38 @@ missed_months = sa.Table(
     sa.Column("cycle_id", UUID(as_uuid=True), nullable=False, index=True),
     comment="planned months a pair missed (MeetingMissed), for meeting regularity in reports",
 )
+
+# --- outcomes and interviews (services/feedback/outcome_commands.py, migration 0004) ------
+
+outcomes = sa.Table(
+    "outcomes",
+    metadata,
+    sa.Column("person_id", UUID(as_uuid=True), primary_key=True),
+    sa.Column("cycle_id", UUID(as_uuid=True), primary_key=True),
+    sa.Column("organisation_id", UUID(as_uuid=True), nullable=False, index=True),
+    sa.Column("derived_outcome", sa.Text, comment="from her end / follow-up survey"),
+    sa.Column("derived_from_response_id", UUID(as_uuid=True)),
+    sa.Column("override_outcome", sa.Text, comment="a coordinator's, with its reason"),
+    sa.Column("override_reason", sa.Text),
+    sa.Column("overridden_by", UUID(as_uuid=True)),
+    sa.Column("outcome", sa.Text, comment="effective: the override, else the derived one"),
+    sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
+    comment="each mentee's outcome per cycle (OutcomeRecorded on every change of `outcome`)",
+)
+
+interviews = sa.Table(
+    "interviews",
+    metadata,
+    sa.Column("interview_id", UUID(as_uuid=True), primary_key=True),
+    sa.Column("organisation_id", UUID(as_uuid=True), nullable=False, index=True),
+    sa.Column("cycle_id", UUID(as_uuid=True), nullable=False, index=True),
+    sa.Column("person_id", UUID(as_uuid=True), nullable=False, index=True),
+    sa.Column("point", sa.Text, nullable=False, comment="start | midway | end"),
+    sa.Column("scheduled_on", sa.Date, nullable=False),
+    sa.Column("held_on", sa.Date),
+    sa.Column("notes_ciphertext", sa.LargeBinary, comment="under the person's key"),
+    sa.Column("updated_by", UUID(as_uuid=True)),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.UniqueConstraint("cycle_id", "person_id", "point", name="interviews_one_per_point"),
+    comment="coordinator interviews with each mentee at set points; private notes encrypted",
+)
