@@ -49,6 +49,9 @@ log = logging.getLogger(__name__)
 
 class Command(Contract):
     target: ClassVar[str]
+    remember_reply: ClassVar[bool] = True
+    """False for a query whose reply holds decrypted personal data (e.g. interview notes):
+    its reply is not kept in the inbox, and a retried query is answered afresh."""
 
     @classmethod
     def command_name(cls) -> str:
@@ -203,20 +206,22 @@ class CommandResponder:
         with correlation(envelope.correlationid, envelope.id):
             try:
                 async with self._sessionmaker()() as session, session.begin():
-                    done = await self._previous(session, envelope.id)
+                    remember = self.route.command.remember_reply
+                    done = await self._previous(session, envelope.id) if remember else None
                     if done is not None:
                         return Reply(ok=True, data=done)
                     data = await self.route.handler(session, command, envelope, self.context)
-                    await session.execute(
-                        self.inbox.insert().values(
-                            consumer=self.consumer,
-                            event_id=envelope.id,
-                            event_type=envelope.type,
-                            correlation_id=envelope.correlationid,
-                            processed_at=self.context.clock.now(),
-                            outcome=data,
+                    if remember:
+                        await session.execute(
+                            self.inbox.insert().values(
+                                consumer=self.consumer,
+                                event_id=envelope.id,
+                                event_type=envelope.type,
+                                correlation_id=envelope.correlationid,
+                                processed_at=self.context.clock.now(),
+                                outcome=data,
+                            )
                         )
-                    )
             except CommandRejected as refused:
                 log.info("command refused", extra={"code": refused.code, "field": refused.field})
                 return Reply(
@@ -383,3 +388,57 @@ class CalendarFeed(SchedulingCommand):
 
 class FeedbackCommand(Command):
     target: ClassVar[str] = "feedback"
+
+
+# --- feedback: outcomes and interviews (services/feedback/outcome_commands.py) -------------
+
+from shared.events import Outcome  # noqa: E402
+
+InterviewNotes = Annotated[str, StringConstraints(max_length=5000)]
+
+
+class OverrideOutcome(FeedbackCommand):
+    """A coordinator sets a mentee's outcome, with her reason (3-500 characters, checked by
+    feedback: code `reason_required` / `reason_too_long` on the field `reason`). A later
+    survey does not replace it; `ClearOutcomeOverride` does."""
+
+    person_id: UUID
+    cycle_id: UUID
+    outcome: Outcome
+    reason: Annotated[str, StringConstraints(max_length=2000)]
+    coordinator_id: UUID
+
+
+class ClearOutcomeOverride(FeedbackCommand):
+    """Back to the outcome derived from her surveys (if any)."""
+
+    person_id: UUID
+    cycle_id: UUID
+    coordinator_id: UUID
+
+
+class ScheduleInterview(FeedbackCommand):
+    """Move a planned interview to another day."""
+
+    interview_id: UUID
+    scheduled_on: date
+    coordinator_id: UUID
+
+
+class RecordInterview(FeedbackCommand):
+    """An interview held, with the coordinator's private notes (kept encrypted under the
+    mentee's key in feedback; never in an event)."""
+
+    interview_id: UUID
+    held_on: date
+    notes: InterviewNotes = ""
+    coordinator_id: UUID
+
+
+class GetOutcomes(FeedbackCommand):
+    """The cycle's mentees (a query): outcome, derivation, override and interviews with
+    their decrypted notes. Not kept in the inbox (the reply holds private notes)."""
+
+    remember_reply: ClassVar[bool] = False
+
+    cycle_id: UUID
