@@ -208,14 +208,17 @@ class PairAtRisk(SchedulingEvent):
 class ReminderDue(SchedulingEvent):
     """A reminder before a group meeting or training is due for one invited person.
 
-    Intake e-mails it in the person's language, once per `reminder_id` (the due job's id).
-    Title, place and link are the coordinator's words for the event, never personal data.
+    Intake e-mails it in the person's language, once per `reminder_id` (derived from the
+    due job and the person, so one per person and reminder time). Title, place and link are
+    the coordinator's words for the event, never personal data. `meeting_kind` tells which
+    group meeting (none for a training).
     """
 
     reminder_id: UUID
     person_id: UUID
     event_id: UUID
     event_kind: Literal["group_meeting", "training"]
+    meeting_kind: Literal["kick_off", "midway", "closing"] | None = None
     cycle_id: UUID | None = None
     title: str | None = Field(default=None, max_length=200)
     starts_at: AwareDatetime

@@ -4,11 +4,13 @@ from pathlib import Path
 
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from services.intake import api, mail, models
+from services.intake import api, mail, models, reminders
 from services.intake.auth.routes import router as auth_router
 from services.intake.imports import router as imports_router
 from services.intake.web import apply, coordinator, cycles, matching, schedule
 from services.intake.web.errors import html_error_page
+from shared.bus import Subscription
+from shared.events import ReminderDue
 from shared.service import ServiceDefinition
 
 DEFINITION = ServiceDefinition(
@@ -19,6 +21,7 @@ DEFINITION = ServiceDefinition(
     outbox_table=models.outbox,
     inbox_table=models.inbox,
     migrations_dir=Path(__file__).parent / "migrations",
+    subscriptions=[Subscription(ReminderDue, reminders.on_reminder_due)],
     routers=[
         api.router,
         auth_router,

@@ -10,8 +10,8 @@ service), and a job that fell due while the service was down fires after the res
   grace days without a logged meeting, unless it is flagged already;
 - `missed_check`: a planned month that passed without a meeting is marked missed
   (`MeetingMissed`);
-- `reminder`: nothing is published yet (there is no reminder event); the job is marked fired
-  and shown in `GetSchedule`, for intake's reminder e-mails to come.
+- `reminder`: a `ReminderDue` for each person invited to the group meeting or training who
+  has not declined it; intake e-mails it in her language, once per `reminder_id`.
 
 A job whose firing fails is retried later with backoff (its `attempts` and `last_error` show
 why), without blocking the jobs behind it.
@@ -33,7 +33,7 @@ from services.scheduling import domain, schedule
 from services.scheduling import models as m
 from shared.clock import Clock
 from shared.envelope import Envelope
-from shared.events import Event, MeetingMissed, PairAtRisk
+from shared.events import Event, MeetingMissed, PairAtRisk, ReminderDue
 from shared.outbox import Outbox
 from shared.service import Runtime
 
@@ -124,7 +124,7 @@ async def fire(
     elif job.kind == "missed_check":
         await _missed_check(session, job, outbox, clock, now)
     elif job.kind == "reminder":
-        log.info("reminder due", extra={"event_id": str(job.event_id), "job_id": str(job.job_id)})
+        await _reminder(session, job, outbox, clock)
     else:  # pragma: no cover - the table's check constraint forbids it
         raise ValueError(f"unknown job kind {job.kind!r}")
 
@@ -215,3 +215,44 @@ async def _missed_check(
         MeetingMissed(pair_id=pair.pair_id, cycle_id=pair.cycle_id, month=month),
         job,
     )
+
+
+async def _reminder(session: AsyncSession, job: Any, outbox: Outbox, clock: Clock) -> None:
+    """One `ReminderDue` per invited person who has not declined; nothing if the event is
+    gone or has already started (a reminder fired late after a long outage)."""
+    event_kind = job.payload.get("event_kind")
+    table = m.group_meetings if event_kind == "group_meeting" else m.trainings
+    event = (
+        await session.execute(sa.select(table).where(table.c.id == job.event_id))
+    ).one_or_none()
+    if event is None or event.starts_at <= clock.now():
+        return
+    inv = m.invitations
+    people = (
+        await session.scalars(
+            sa.select(inv.c.person_id)
+            .where(inv.c.event_id == job.event_id, inv.c.rsvp.is_distinct_from("no"))
+            .order_by(inv.c.person_id)
+        )
+    ).all()
+    is_group = event_kind == "group_meeting"
+    for person_id in people:
+        await _emit(
+            session,
+            outbox,
+            clock,
+            ReminderDue(
+                reminder_id=schedule.job_key("reminder", job.job_id, person_id),
+                person_id=person_id,
+                event_id=event.id,
+                event_kind="group_meeting" if is_group else "training",
+                meeting_kind=event.kind if is_group else None,
+                cycle_id=event.cycle_id if is_group else None,
+                title=None if is_group else event.title[:200],
+                starts_at=event.starts_at,
+                ends_at=event.ends_at,
+                place=event.place[:300] if event.place else None,
+                online_url=event.online_url[:500] if event.online_url else None,
+            ),
+            job,
+        )

@@ -35,6 +35,9 @@ BODY = {
     ("meeting_link", "fi"): "Salasanaa ei tarvita",
     ("meeting_link", "en"): "No password is needed",
     ("meeting_link", "sv"): "Inget lösenord behövs",
+    ("event_reminder", "fi"): "Jos et pääse paikalle",
+    ("event_reminder", "en"): "If you cannot come",
+    ("event_reminder", "sv"): "Om du inte kan komma",
 }
 SUBJECT_START = {
     ("application_received", "fi"): "Kiitos hakemuksestasi",

@@ -37,6 +37,7 @@ TEMPLATES = (
     "decision_rejected",
     "decision_ineligible",
     "meeting_link",
+    "event_reminder",
 )
 REQUIRED_CONTEXT = ("cycle_name",)
 OPTIONAL_CONTEXT: dict[str, Any] = {
@@ -49,6 +50,13 @@ OPTIONAL_CONTEXT: dict[str, Any] = {
     "reason": None,
     "link": None,
     "valid_until": None,
+    "meeting_kind": None,
+    "title": None,
+    "day": None,
+    "starts": None,
+    "ends": None,
+    "place": None,
+    "online_url": None,
 }
 MONTHS = {
     "en": (
