@@ -442,3 +442,42 @@ class GetOutcomes(FeedbackCommand):
     remember_reply: ClassVar[bool] = False
 
     cycle_id: UUID
+
+
+# --- feedback: surveys (services/feedback/surveys.py) ----------------------------------------
+
+from shared.events import Role, SurveyKind  # noqa: E402
+
+SurveyAnswer = int | str | list[str]
+
+
+class GetSurveyTemplates(FeedbackCommand):
+    """The programme's survey templates in force, per kind and role (a query)."""
+
+    programme_id: UUID
+
+
+class SaveSurveyTemplate(FeedbackCommand):
+    """A new version of the programme's template for one kind and role (checked by feedback:
+    question types, keys, both languages, options). Surveys already opened keep their copy."""
+
+    programme_id: UUID
+    kind: SurveyKind
+    role: Role
+    questions: list[dict[str, Any]]
+    updated_by: str = Field(min_length=1, max_length=100)
+
+
+class GetSurvey(FeedbackCommand):
+    """One person's invitation: the survey's questions and whether it can be answered now."""
+
+    invitation_id: UUID
+    person_id: UUID
+
+
+class SubmitSurveyResponse(FeedbackCommand):
+    """Her answers `{question_key: 1-5 | option | [options] | text}`; `SurveyCompleted` once."""
+
+    invitation_id: UUID
+    person_id: UUID
+    answers: dict[str, SurveyAnswer] = Field(max_length=100)

@@ -2,9 +2,14 @@
 
 from pathlib import Path
 
-from services.feedback import handlers, meetings, models
+from services.feedback import handlers, meetings, models, surveys, worker
 from shared.bus import Subscription
-from shared.events import ApplicationReceived
+from shared.events import (
+    ApplicantAccepted,
+    ApplicationReceived,
+    ApplicationWithdrawn,
+    CycleOpened,
+)
 from shared.pairs import pair_subscriptions
 from shared.service import ServiceDefinition
 
@@ -20,5 +25,10 @@ DEFINITION = ServiceDefinition(
         Subscription(ApplicationReceived, handlers.on_application_received),
         *pair_subscriptions(models.pairs),
         *meetings.SUBSCRIPTIONS,
+        Subscription(CycleOpened, handlers.on_cycle_opened),
+        Subscription(ApplicantAccepted, handlers.on_applicant_accepted),
+        Subscription(ApplicationWithdrawn, handlers.on_application_withdrawn),
     ],
+    commands=[*surveys.ROUTES],
+    workers=[worker.clock_worker],
 )

@@ -1,10 +1,14 @@
-"""Event handlers of the feedback service: event -> effect, inside the consumer's transaction."""
+"""Event handlers of the feedback service: event -> effect, inside the consumer's transaction.
+
+Handlers get no clock: "now" is the event's own time (`envelope.time`).
+"""
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.feedback import survey_service
 from services.feedback.models import applications
 from shared.envelope import Envelope
-from shared.events import ApplicationReceived
+from shared.events import ApplicantAccepted, ApplicationReceived, ApplicationWithdrawn, CycleOpened
 
 
 async def on_application_received(
@@ -20,4 +24,41 @@ async def on_application_received(
             role=event.role.value,
             submitted_at=event.submitted_at,
         )
+    )
+
+
+async def on_cycle_opened(session: AsyncSession, event: CycleOpened, envelope: Envelope) -> None:
+    """Keep the cycle, create its surveys from the programme's templates in force, and invite
+    the participants that arrived before it."""
+    await survey_service.remember_cycle(
+        session,
+        cycle_id=event.cycle_id,
+        organisation_id=envelope.organisationid,
+        programme_id=event.programme_id,
+        starts_on=event.starts_on,
+        ends_on=event.ends_on,
+        now=envelope.time,
+    )
+
+
+async def on_applicant_accepted(
+    session: AsyncSession, event: ApplicantAccepted, envelope: Envelope
+) -> None:
+    """A participant of the cycle: her invitations to her role's surveys are planned."""
+    await survey_service.add_participant(
+        session,
+        person_id=event.person_id,
+        cycle_id=event.cycle_id,
+        organisation_id=envelope.organisationid,
+        role=event.profile.role.value,
+        now=envelope.time,
+    )
+
+
+async def on_application_withdrawn(
+    session: AsyncSession, event: ApplicationWithdrawn, envelope: Envelope
+) -> None:
+    """She left: her unanswered invitations are cancelled (no more mail, no answers taken)."""
+    await survey_service.withdraw(
+        session, person_id=event.person_id, cycle_id=event.cycle_id, now=envelope.time
     )

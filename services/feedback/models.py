@@ -3,6 +3,7 @@
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import UUID
 
+from services.feedback.survey_tables import add_survey_tables
 from shared.db import add_messaging_tables
 from shared.pairs import add_pairs_table
 
@@ -23,6 +24,20 @@ applications = sa.Table(
 )
 
 pairs = add_pairs_table(metadata)
+
+# --- surveys (services/feedback/survey_tables.py, migration 0003) -------------------------
+
+(
+    cycles,
+    participants,
+    person_keys,
+    survey_templates,
+    surveys,
+    invitations,
+    responses,
+    response_texts,
+    survey_jobs,
+) = add_survey_tables(metadata)
 
 # --- reports (from scheduling's MeetingHeld / MeetingMissed) -----------------------------
 
