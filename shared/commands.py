@@ -383,6 +383,29 @@ class CalendarFeed(SchedulingCommand):
     language: Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}$")] = "fi"
 
 
+class ScheduleSummary(SchedulingCommand):
+    """Counts per cycle (a query) for the coordinator's dashboard: current pairs, pairs at
+    risk, pairs whose latest planned month passed without a meeting."""
+
+    cycle_ids: tuple[UUID, ...] = Field(max_length=500)
+
+
+class SmallGroupPair(Contract):
+    """Non-personal codes of one pair, for balancing small groups."""
+
+    pair_id: UUID
+    isco_major: Annotated[str, StringConstraints(pattern=r"^\d$")]
+    region: Annotated[str, StringConstraints(max_length=8)] | None = None
+
+
+class FormSmallGroups(SchedulingCommand):
+    """(Re)form the cycle's small groups (5-8 pairs) for group work, balanced by field (ISCO-08
+    major group) and region; `pairs` gives those codes for the cycle's current pairs."""
+
+    cycle_id: UUID
+    pairs: tuple[SmallGroupPair, ...] = Field(max_length=2000)
+
+
 # --- feedback ----------------------------------------------------------------------------
 
 

@@ -25,10 +25,12 @@ from shared.commands import (
     CommandRoute,
     CreateGroupMeeting,
     CreateTraining,
+    FormSmallGroups,
     GetSchedule,
     RecordAttendance,
     RecordMeeting,
     Rsvp,
+    ScheduleSummary,
     emit,
 )
 from shared.events import MeetingHeld
@@ -410,6 +412,7 @@ async def get_schedule(
         months = {meeting["held_on"][:7] for meeting in meetings}
         for entry in planned[pair_id]:
             entry["held"] = entry["month"][:7] in months
+    groups = await _small_groups(session, cycle_id, org)
 
     gm, tr = m.group_meetings, m.trainings
     group_meetings = (
@@ -455,9 +458,13 @@ async def get_schedule(
                 "at_risk": any(f["cleared_at"] is None for f in flags[p.pair_id]),
                 "at_risk_flags": flags[p.pair_id],
                 "next_at_risk_check": checks.get(p.pair_id),
+                "missed_since_last_meeting": missed_since_last_meeting(
+                    planned[p.pair_id], held[p.pair_id]
+                ),
             }
             for p in pairs
         ],
+        "small_groups": groups,
         "group_meetings": [
             {**_row(g, "kind", *where), "invited": invited[g.id]} for g in group_meetings
         ],
@@ -474,6 +481,119 @@ async def get_schedule(
             for r in reminders
         ],
     }
+
+
+def missed_since_last_meeting(planned: list[dict[str, Any]], meetings: list[Any]) -> list[str]:
+    """The months found missed after the pair's latest meeting (ISO first days): what the
+    coordinator should follow up; a meeting logged later clears them from this list."""
+    last = max((meeting["held_on"] for meeting in meetings), default="")
+    return [
+        entry["month"]
+        for entry in planned
+        if entry["missed_at"] is not None and entry["month"][:7] > last[:7]
+    ]
+
+
+async def schedule_summary(
+    session: AsyncSession, command: ScheduleSummary, envelope: CommandEnvelope, ctx: CommandContext
+) -> dict[str, Any]:
+    """Per known cycle of the organisation: current pairs, at risk, missed since last meeting."""
+    org = envelope.organisationid
+    p, ar, pm, mt = m.pairs, m.at_risk, m.planned_meetings, m.meetings
+    last = (
+        sa.select(mt.c.pair_id, sa.func.max(mt.c.held_on).label("last_on"))
+        .group_by(mt.c.pair_id)
+        .subquery()
+    )
+    rows = await session.execute(
+        sa.select(
+            p.c.cycle_id,
+            sa.func.count().label("pairs"),
+            sa.func.count()
+            .filter(sa.exists().where(ar.c.pair_id == p.c.pair_id, ar.c.cleared_at.is_(None)))
+            .label("at_risk"),
+            sa.func.count()
+            .filter(
+                sa.exists().where(
+                    pm.c.pair_id == p.c.pair_id,
+                    pm.c.missed_at.is_not(None),
+                    pm.c.due_on > sa.func.coalesce(last.c.last_on, date(1900, 1, 1)),
+                )
+            )
+            .label("missed"),
+        )
+        .outerjoin(last, last.c.pair_id == p.c.pair_id)
+        .where(
+            p.c.organisation_id == org,
+            p.c.ended_at.is_(None),
+            p.c.cycle_id.in_(command.cycle_ids),
+        )
+        .group_by(p.c.cycle_id)
+    )
+    return {
+        "cycles": {
+            str(row.cycle_id): {"pairs": row.pairs, "at_risk": row.at_risk, "missed": row.missed}
+            for row in rows
+        }
+    }
+
+
+# --- small groups ------------------------------------------------------------------------
+
+
+async def _small_groups(
+    session: AsyncSession, cycle_id: UUID, organisation_id: UUID
+) -> list[dict[str, Any]]:
+    sg = m.small_groups
+    groups: dict[int, list[dict[str, Any]]] = {}
+    for row in await session.execute(
+        sa.select(sg)
+        .where(sg.c.cycle_id == cycle_id, sg.c.organisation_id == organisation_id)
+        .order_by(sg.c.group_no, sg.c.pair_id)
+    ):
+        groups.setdefault(row.group_no, []).append(
+            {"pair_id": str(row.pair_id), "isco_major": row.isco_major, "region": row.region}
+        )
+    return [{"group_no": no, "pairs": members} for no, members in sorted(groups.items())]
+
+
+async def form_small_groups(
+    session: AsyncSession, command: FormSmallGroups, envelope: CommandEnvelope, ctx: CommandContext
+) -> dict[str, Any]:
+    """Split the cycle's current pairs into balanced small groups; replaces earlier groups."""
+    org = envelope.organisationid
+    await known_cycle(session, command.cycle_id, org)
+    current = {p.pair_id for p in await schedule.current_pairs(session, org, command.cycle_id)}
+    if not current:
+        raise CommandRejected("no_pairs", "the cycle has no current pairs", "cycle_id")
+    given = {p.pair_id: p for p in command.pairs}
+    if len(given) != len(command.pairs):
+        raise CommandRejected("pair_twice", "a pair is given twice", "pairs")
+    if set(given) - current:
+        raise CommandRejected("unknown_pair", "a pair is not a current pair of the cycle", "pairs")
+    if current - set(given):
+        raise CommandRejected("pair_missing", "every current pair needs its codes", "pairs")
+    infos = [domain.PairInfo(p.pair_id, p.isco_major, p.region) for p in given.values()]
+    groups = domain.split_into_groups(infos)
+    now = ctx.clock.now()
+    sg = m.small_groups
+    await session.execute(
+        sg.delete().where(sg.c.cycle_id == command.cycle_id, sg.c.organisation_id == org)
+    )
+    for number, members in enumerate(groups, start=1):
+        for pair_id in members:
+            await session.execute(
+                sg.insert().values(
+                    cycle_id=command.cycle_id,
+                    pair_id=pair_id,
+                    organisation_id=org,
+                    group_no=number,
+                    isco_major=given[pair_id].isco_major,
+                    region=given[pair_id].region,
+                    formed_at=now,
+                )
+            )
+    return {"groups": [[str(pair_id) for pair_id in members] for members in groups]}
 
 
 _WORDS: dict[str, dict[str, str]] = {
@@ -569,6 +689,8 @@ async def calendar_feed(
 
 ROUTES = [
     CommandRoute(RecordMeeting, record_meeting),
+    CommandRoute(FormSmallGroups, form_small_groups),
+    CommandRoute(ScheduleSummary, schedule_summary),
     CommandRoute(CreateGroupMeeting, create_group_meeting),
     CommandRoute(CreateTraining, create_training),
     CommandRoute(Rsvp, rsvp),

@@ -166,3 +166,19 @@ at_risk = sa.Table(
     ),
     comment="at-risk flags of pairs: open until a meeting is logged (or the pair ends)",
 )
+
+# --- small groups (migration 0004) ----------------------------------------------------------
+
+small_groups = sa.Table(
+    "small_groups",
+    metadata,
+    sa.Column("cycle_id", UUID(as_uuid=True), primary_key=True),
+    sa.Column("pair_id", UUID(as_uuid=True), primary_key=True),
+    sa.Column("organisation_id", UUID(as_uuid=True), nullable=False),
+    sa.Column("group_no", sa.Integer, nullable=False),
+    sa.Column("isco_major", sa.Text, nullable=False),
+    sa.Column("region", sa.Text),
+    sa.Column("formed_at", sa.DateTime(timezone=True), nullable=False),
+    sa.CheckConstraint("group_no >= 1", name="small_groups_number_positive"),
+    comment="the cycle's small groups: each current pair's group number",
+)
