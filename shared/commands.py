@@ -504,3 +504,32 @@ class SubmitSurveyResponse(FeedbackCommand):
     invitation_id: UUID
     person_id: UUID
     answers: dict[str, SurveyAnswer] = Field(max_length=100)
+
+
+# --- feedback: reports (services/feedback/report_commands.py) --------------------------------
+
+
+class ReportQuery(FeedbackCommand):
+    """Which cycles a report covers: exactly one of `cycle_ids`, `year` (cycles starting that
+    year) or `all_years` (checked by feedback: code `scope` on the field `cycle_ids`).
+    Replies are not kept in the inbox (large, and asking again is harmless)."""
+
+    remember_reply: ClassVar[bool] = False
+
+    cycle_ids: list[UUID] | None = Field(default=None, max_length=200)
+    year: int | None = Field(default=None, ge=2000, le=2100)
+    all_years: bool = False
+    language: Literal["fi", "en"] = "fi"
+
+
+class GetReport(ReportQuery):
+    """The figures (`report`), per year when across years, and the SVG charts."""
+
+
+class ExportReport(ReportQuery):
+    """The report as a file: `xlsx` or `pdf` for the funder (headed with `title`, e.g. the
+    cycle's name), or `research` (pseudonymised CSV). Reply: `filename`, `content_type`,
+    `content_base64`; refused `too_large` (field `format`) above the message size limit."""
+
+    format: Literal["xlsx", "pdf", "research"]
+    title: str = Field(default="", max_length=200)
