@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from services.feedback import handlers, meetings, models, surveys, worker
+from services.feedback import handlers, meetings, models, report_commands, surveys, worker
 from shared.bus import Subscription
 from shared.events import (
     ApplicantAccepted,
@@ -29,6 +29,6 @@ DEFINITION = ServiceDefinition(
         Subscription(ApplicantAccepted, handlers.on_applicant_accepted),
         Subscription(ApplicationWithdrawn, handlers.on_application_withdrawn),
     ],
-    commands=[*surveys.ROUTES],
+    commands=[*surveys.ROUTES, *report_commands.ROUTES],
     workers=[worker.clock_worker],
 )
