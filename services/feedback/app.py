@@ -2,7 +2,15 @@
 
 from pathlib import Path
 
-from services.feedback import handlers, meetings, models, report_commands, surveys, worker
+from services.feedback import (
+    handlers,
+    meetings,
+    models,
+    outcome_commands,
+    report_commands,
+    surveys,
+    worker,
+)
 from shared.bus import Subscription
 from shared.events import (
     ApplicantAccepted,
@@ -28,7 +36,8 @@ DEFINITION = ServiceDefinition(
         Subscription(CycleOpened, handlers.on_cycle_opened),
         Subscription(ApplicantAccepted, handlers.on_applicant_accepted),
         Subscription(ApplicationWithdrawn, handlers.on_application_withdrawn),
+        *outcome_commands.SUBSCRIPTIONS,
     ],
-    commands=[*surveys.ROUTES, *report_commands.ROUTES],
+    commands=[*surveys.ROUTES, *outcome_commands.ROUTES, *report_commands.ROUTES],
     workers=[worker.clock_worker],
 )

@@ -7,7 +7,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from services.intake import api, mail, models, reminders
 from services.intake.auth.routes import router as auth_router
 from services.intake.imports import router as imports_router
-from services.intake.web import apply, coordinator, cycles, matching, schedule
+from services.intake.web import apply, coordinator, cycles, matching, outcomes, schedule
 from services.intake.web.errors import html_error_page
 from shared.bus import Subscription
 from shared.events import ReminderDue
@@ -30,6 +30,7 @@ DEFINITION = ServiceDefinition(
         coordinator.router,
         matching.router,
         schedule.router,
+        outcomes.router,
         mail.router,
         imports_router,
     ],

@@ -1,0 +1,349 @@
+"""The coordinator's outcomes screen for a cycle: each mentee (names joined here, feedback
+knows only ids) with the outcome derived from her surveys, a coordinator's override with
+its required reason, and her interviews with their private notes.
+
+Feedback owns the data; this page sends it commands (`shared/commands.py`, section
+"feedback: outcomes and interviews") and shows what it answers. A refusal is shown next
+to the field it names, nothing stored; when feedback is down the page says so (503) and
+nothing is changed. A viewer sees everything but no forms.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+from uuid import UUID
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, Response
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.intake import models as m
+from services.intake import review
+from services.intake.auth import EDITOR_ROLES, Coordinator, CurrentCoordinator, require_role
+from services.intake.web.commands import ask, back_to
+from services.intake.web.csrf import verify_csrf
+from services.intake.web.render import page
+from shared.commands import (
+    ClearOutcomeOverride,
+    Command,
+    CommandRejected,
+    GetOutcomes,
+    OverrideOutcome,
+    RecordInterview,
+    ScheduleInterview,
+    ServiceUnavailable,
+)
+from shared.crypto import vault_for
+from shared.events import Outcome
+from shared.service import Runtime, RuntimeDep, SessionDep
+
+router = APIRouter(
+    prefix="/coordinator", dependencies=[Depends(verify_csrf)], include_in_schema=False
+)
+Editor = Annotated[Coordinator, Depends(require_role(*EDITOR_ROLES))]
+OUTCOMES = tuple(outcome.value for outcome in Outcome)
+KNOWN_ERRORS = (
+    "reason_required",
+    "reason_too_long",
+    "choose_outcome",
+    "not_a_mentee",
+    "date",
+    "in_the_future",
+    "outside_cycle",
+    "unknown_interview",
+    "notes_too_long",
+)
+Errors = dict[str, dict[str, str]]
+"""Refusals per form (a person's override form, an interview's forms): field -> code."""
+
+
+def _screen(cycle_id: UUID) -> str:
+    return f"/coordinator/cycles/{cycle_id}/outcomes"
+
+
+def _unavailable(request: Request, cycle_id: UUID) -> Response:
+    return page(request, "outcomes/unavailable.html", {"back": _screen(cycle_id)}, status=503)
+
+
+async def _render(
+    request: Request,
+    rt: Runtime,
+    session: AsyncSession,
+    coordinator: Coordinator,
+    cycle_id: UUID,
+    *,
+    errors: Errors | None = None,
+    values: dict[str, dict[str, str]] | None = None,
+    status: int = 200,
+) -> Response:
+    cycle_name = await session.scalar(
+        sa.select(m.cycles.c.name).where(
+            m.cycles.c.id == cycle_id, m.cycles.c.organisation_id == coordinator.organisation_id
+        )
+    )
+    if cycle_name is None:
+        return page(request, "error.html", {"message_key": "error.not_found"}, status=404)
+    try:
+        state = await ask(rt, request, coordinator.organisation_id, GetOutcomes(cycle_id=cycle_id))
+    except ServiceUnavailable:
+        return _unavailable(request, cycle_id)
+    except CommandRejected as refused:
+        if refused.code != "unknown_cycle":
+            raise
+        state = {"cycle": None, "mentees": []}
+    names = await review.names_of(
+        session,
+        organisation_id=coordinator.organisation_id,
+        person_ids={UUID(row["person_id"]) for row in state["mentees"]},
+        vault=vault_for(rt.settings.secret_key),
+    )
+    mentees = sorted(state["mentees"], key=lambda row: names.get(UUID(row["person_id"]), ""))
+    counts: dict[str, int] = {}
+    for row in mentees:
+        key = row["outcome"] or "none"
+        counts[key] = counts.get(key, 0) + 1
+    return page(
+        request,
+        "outcomes/outcomes.html",
+        {
+            "cycle_id": cycle_id,
+            "cycle_name": cycle_name,
+            "cycle": state["cycle"],
+            "mentees": mentees,
+            "counts": counts,
+            "outcomes": OUTCOMES,
+            "name": lambda person_id: names.get(UUID(person_id), "?"),
+            "can_edit": coordinator.role in EDITOR_ROLES,
+            "today": rt.clock.now().date().isoformat(),
+            "errors": errors or {},
+            "values": values or {},
+            "message": request.query_params.get("message"),
+        },
+        status=status,
+    )
+
+
+@router.get("/cycles/{cycle_id}/outcomes", response_class=HTMLResponse)
+async def outcomes_page(
+    request: Request,
+    cycle_id: UUID,
+    coordinator: CurrentCoordinator,
+    session: SessionDep,
+    rt: RuntimeDep,
+) -> Response:
+    return await _render(request, rt, session, coordinator, cycle_id)
+
+
+async def _change(
+    request: Request,
+    rt: Runtime,
+    session: AsyncSession,
+    coordinator: Coordinator,
+    cycle_id: UUID,
+    command: Command,
+    *,
+    form_key: str,
+    fields: tuple[str, ...],
+    values: dict[str, str],
+    done: str,
+) -> Response:
+    """Send the change; back to the screen, or the screen again with the refusal next to
+    the field it names (422), or the 503 page."""
+    try:
+        await ask(rt, request, coordinator.organisation_id, command)
+    except ServiceUnavailable:
+        return _unavailable(request, cycle_id)
+    except CommandRejected as refused:
+        field = refused.field if refused.field in fields else fields[0]
+        code = refused.code if refused.code in KNOWN_ERRORS else "invalid"
+        return await _render(
+            request,
+            rt,
+            session,
+            coordinator,
+            cycle_id,
+            errors={form_key: {field: code}},
+            values={form_key: values},
+            status=422,
+        )
+    return back_to(_screen(cycle_id), message=done)
+
+
+def _uuid(value: object) -> UUID | None:
+    try:
+        return UUID(str(value or ""))
+    except ValueError:
+        return None
+
+
+def _day(value: str) -> date | None:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        return None
+
+
+async def _refuse(
+    request: Request,
+    rt: Runtime,
+    session: AsyncSession,
+    coordinator: Coordinator,
+    cycle_id: UUID,
+    form_key: str,
+    field: str,
+    code: str,
+    values: dict[str, str],
+) -> Response:
+    return await _render(
+        request,
+        rt,
+        session,
+        coordinator,
+        cycle_id,
+        errors={form_key: {field: code}},
+        values={form_key: values},
+        status=422,
+    )
+
+
+@router.post("/cycles/{cycle_id}/outcomes/override", response_class=HTMLResponse)
+async def override(
+    request: Request, cycle_id: UUID, coordinator: Editor, session: SessionDep, rt: RuntimeDep
+) -> Response:
+    form = await request.form()
+    person_id = _uuid(form.get("person_id"))
+    if person_id is None:
+        return back_to(_screen(cycle_id))
+    values = {key: str(form.get(key) or "") for key in ("outcome", "reason")}
+    key = f"override-{person_id}"
+    if values["outcome"] not in OUTCOMES:
+        return await _refuse(
+            request, rt, session, coordinator, cycle_id, key, "outcome", "choose_outcome", values
+        )
+    command = OverrideOutcome(
+        person_id=person_id,
+        cycle_id=cycle_id,
+        outcome=Outcome(values["outcome"]),
+        reason=values["reason"][:2000],
+        coordinator_id=coordinator.id,
+    )
+    return await _change(
+        request,
+        rt,
+        session,
+        coordinator,
+        cycle_id,
+        command,
+        form_key=key,
+        fields=("reason", "outcome"),
+        values=values,
+        done="overridden",
+    )
+
+
+@router.post("/cycles/{cycle_id}/outcomes/clear", response_class=HTMLResponse)
+async def clear(
+    request: Request, cycle_id: UUID, coordinator: Editor, session: SessionDep, rt: RuntimeDep
+) -> Response:
+    form = await request.form()
+    person_id = _uuid(form.get("person_id"))
+    if person_id is None:
+        return back_to(_screen(cycle_id))
+    command = ClearOutcomeOverride(
+        person_id=person_id, cycle_id=cycle_id, coordinator_id=coordinator.id
+    )
+    return await _change(
+        request,
+        rt,
+        session,
+        coordinator,
+        cycle_id,
+        command,
+        form_key=f"override-{person_id}",
+        fields=("outcome",),
+        values={},
+        done="cleared",
+    )
+
+
+@router.post(
+    "/cycles/{cycle_id}/outcomes/interviews/{interview_id}/schedule",
+    response_class=HTMLResponse,
+)
+async def schedule(
+    request: Request,
+    cycle_id: UUID,
+    interview_id: UUID,
+    coordinator: Editor,
+    session: SessionDep,
+    rt: RuntimeDep,
+) -> Response:
+    form = await request.form()
+    values = {"scheduled_on": str(form.get("scheduled_on") or "")}
+    key = f"schedule-{interview_id}"
+    day = _day(values["scheduled_on"])
+    if day is None:
+        return await _refuse(
+            request, rt, session, coordinator, cycle_id, key, "scheduled_on", "date", values
+        )
+    command = ScheduleInterview(
+        interview_id=interview_id, scheduled_on=day, coordinator_id=coordinator.id
+    )
+    return await _change(
+        request,
+        rt,
+        session,
+        coordinator,
+        cycle_id,
+        command,
+        form_key=key,
+        fields=("scheduled_on",),
+        values=values,
+        done="scheduled",
+    )
+
+
+@router.post(
+    "/cycles/{cycle_id}/outcomes/interviews/{interview_id}/record",
+    response_class=HTMLResponse,
+)
+async def record(
+    request: Request,
+    cycle_id: UUID,
+    interview_id: UUID,
+    coordinator: Editor,
+    session: SessionDep,
+    rt: RuntimeDep,
+) -> Response:
+    form = await request.form()
+    values = {key: str(form.get(key) or "") for key in ("held_on", "notes")}
+    key = f"record-{interview_id}"
+    day = _day(values["held_on"])
+    if day is None:
+        return await _refuse(
+            request, rt, session, coordinator, cycle_id, key, "held_on", "date", values
+        )
+    if len(values["notes"]) > 5000:
+        return await _refuse(
+            request, rt, session, coordinator, cycle_id, key, "notes", "notes_too_long", values
+        )
+    command = RecordInterview(
+        interview_id=interview_id,
+        held_on=day,
+        notes=values["notes"],
+        coordinator_id=coordinator.id,
+    )
+    return await _change(
+        request,
+        rt,
+        session,
+        coordinator,
+        cycle_id,
+        command,
+        form_key=key,
+        fields=("held_on", "notes"),
+        values=values,
+        done="recorded",
+    )
