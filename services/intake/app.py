@@ -4,13 +4,14 @@ from pathlib import Path
 
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from services.intake import api, mail, models, reminders
+from services.intake import api, mail, models, reminders, surveys
 from services.intake.auth.routes import router as auth_router
 from services.intake.imports import router as imports_router
 from services.intake.web import apply, coordinator, cycles, matching, outcomes, schedule
+from services.intake.web import surveys as survey_screens
 from services.intake.web.errors import html_error_page
 from shared.bus import Subscription
-from shared.events import ReminderDue
+from shared.events import ReminderDue, SurveyInvitationDue
 from shared.service import ServiceDefinition
 
 DEFINITION = ServiceDefinition(
@@ -21,7 +22,10 @@ DEFINITION = ServiceDefinition(
     outbox_table=models.outbox,
     inbox_table=models.inbox,
     migrations_dir=Path(__file__).parent / "migrations",
-    subscriptions=[Subscription(ReminderDue, reminders.on_reminder_due)],
+    subscriptions=[
+        Subscription(ReminderDue, reminders.on_reminder_due),
+        Subscription(SurveyInvitationDue, surveys.on_survey_invitation_due),
+    ],
     routers=[
         api.router,
         auth_router,
@@ -31,6 +35,7 @@ DEFINITION = ServiceDefinition(
         matching.router,
         schedule.router,
         outcomes.router,
+        survey_screens.router,
         mail.router,
         imports_router,
     ],

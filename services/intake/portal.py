@@ -53,8 +53,8 @@ class PortalLink:
     expires_at: datetime
 
 
-def _key(secret_key: str) -> bytes:
-    return hmac.new(secret_key.encode(), LINK_PURPOSE, hashlib.sha256).digest()
+def _key(secret_key: str, purpose: bytes = LINK_PURPOSE) -> bytes:
+    return hmac.new(secret_key.encode(), purpose, hashlib.sha256).digest()
 
 
 def _b64(data: bytes) -> str:
@@ -65,8 +65,9 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-def _sign(secret_key: str, payload: str) -> str:
-    return _b64(hmac.new(_key(secret_key), payload.encode("ascii"), hashlib.sha256).digest())
+def _sign(secret_key: str, payload: str, purpose: bytes = LINK_PURPOSE) -> str:
+    key = _key(secret_key, purpose)
+    return _b64(hmac.new(key, payload.encode("ascii"), hashlib.sha256).digest())
 
 
 def make_link(
@@ -117,3 +118,53 @@ def read_link(secret_key: str, token: str, now: datetime) -> tuple[UUID, UUID]:
     """(person_id, pair_id) of a genuine, unexpired link; see `read_portal_link`."""
     link = read_portal_link(secret_key, token, now)
     return link.person_id, link.pair_id
+
+
+# --- survey links (services/intake/surveys.py, web/surveys.py) ------------------------------
+
+SURVEY_LINK_PURPOSE = b"womento/survey-link/v1"
+#: A survey link outlives its survey's closing day by this much, so that a late click shows
+#: "the survey has closed" rather than "the link has expired".
+SURVEY_LINK_GRACE = timedelta(days=30)
+
+
+@dataclass(frozen=True)
+class SurveyLink:
+    person_id: UUID
+    invitation_id: UUID
+    expires_at: datetime
+
+
+def make_survey_link(
+    secret_key: str, person_id: UUID, invitation_id: UUID, expires_at: datetime
+) -> str:
+    """A token for `person_id` to answer the survey of `invitation_id`, signed under its own
+    purpose key (a portal token is never a survey token, nor the reverse)."""
+    if expires_at.tzinfo is None:
+        raise ValueError("expires_at must be timezone-aware")
+    body = {"p": str(person_id), "i": str(invitation_id), "e": int(expires_at.timestamp())}
+    payload = _b64(json.dumps(body, separators=(",", ":"), sort_keys=True).encode())
+    return f"{payload}.{_sign(secret_key, payload, SURVEY_LINK_PURPOSE)}"
+
+
+def read_survey_link(secret_key: str, token: str, now: datetime) -> SurveyLink:
+    """The survey link's contents; `ForgedLink` unless we signed it for surveys,
+    `ExpiredLink` once expired."""
+    if not token or len(token) > MAX_TOKEN_LENGTH or not token.isascii() or token.count(".") != 1:
+        raise ForgedLink("the link is malformed")
+    payload, signature = token.split(".")
+    expected = _sign(secret_key, payload, SURVEY_LINK_PURPOSE)
+    if not hmac.compare_digest(expected.encode(), signature.encode()):
+        raise ForgedLink("the link's signature does not match")
+    try:
+        body = json.loads(_unb64(payload))
+        link = SurveyLink(
+            person_id=UUID(body["p"]),
+            invitation_id=UUID(body["i"]),
+            expires_at=datetime.fromtimestamp(int(body["e"]), tz=UTC),
+        )
+    except (binascii.Error, ValueError, KeyError, TypeError) as exc:
+        raise ForgedLink("the link's contents are unreadable") from exc
+    if now >= link.expires_at:
+        raise ExpiredLink(f"the link expired at {link.expires_at.isoformat()}")
+    return link

@@ -38,6 +38,12 @@ BODY = {
     ("event_reminder", "fi"): "Jos et pääse paikalle",
     ("event_reminder", "en"): "If you cannot come",
     ("event_reminder", "sv"): "Om du inte kan komma",
+    ("survey_invitation", "fi"): "Vastaaminen vie noin viisi minuuttia",
+    ("survey_invitation", "en"): "It takes about five minutes",
+    ("survey_invitation", "sv"): "Det tar ungefär fem minuter",
+    ("survey_reminder", "fi"): "Emme ole vielä saaneet vastaustasi",
+    ("survey_reminder", "en"): "We have not received your answers yet",
+    ("survey_reminder", "sv"): "Vi har ännu inte fått dina svar",
 }
 SUBJECT_START = {
     ("application_received", "fi"): "Kiitos hakemuksestasi",

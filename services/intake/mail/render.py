@@ -38,6 +38,8 @@ TEMPLATES = (
     "decision_ineligible",
     "meeting_link",
     "event_reminder",
+    "survey_invitation",
+    "survey_reminder",
 )
 REQUIRED_CONTEXT = ("cycle_name",)
 OPTIONAL_CONTEXT: dict[str, Any] = {
@@ -57,6 +59,8 @@ OPTIONAL_CONTEXT: dict[str, Any] = {
     "ends": None,
     "place": None,
     "online_url": None,
+    "survey_kind": None,
+    "closes_on": None,
 }
 MONTHS = {
     "en": (
