@@ -8,6 +8,8 @@ time and its firing still invites each once."""
 
 from __future__ import annotations
 
+import html
+import json
 import re
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -227,3 +229,87 @@ async def test_a_cycle_s_surveys_mailed_answered_reminded_and_closed(cycle: Cycl
 async def _eight(db: Any) -> bool:
     """Both mentees invited to the four surveys."""
     return await count(db, "feedback.invitations") == 8
+
+
+def form_fields(page: str) -> dict[str, Any]:
+    """The edit form's current values, as a browser would send them."""
+    fields: dict[str, Any] = {}
+    for name, value in re.findall(
+        r'<input type="(?:text|number|hidden)" [^>]*?name="([^"]+)" value="([^"]*)"', page
+    ):
+        fields[name] = html.unescape(value)
+    for name, value in re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', page):
+        fields[name] = html.unescape(value)
+    for name, value in re.findall(
+        r'<textarea id="[^"]+" name="([^"]+)"[^>]*>([^<]*)</textarea>', page
+    ):
+        fields[name] = html.unescape(value)
+    for name, body in re.findall(
+        r'<select id="[^"]+" name="([^"]+)"[^>]*>(.*?)</select>', page, re.S
+    ):
+        fields[name] = re.search(r'<option value="([^"]+)" selected>', body).group(1)
+    for name in re.findall(
+        r'<input type="checkbox" id="[^"]+" name="([^"]+)" value="yes" checked>', page
+    ):
+        fields[name] = "yes"
+    return fields
+
+
+async def test_coordinator_edits_a_template_and_unopened_surveys_take_it(cycle: Cycle, db) -> None:
+    stack = cycle.stack
+    base = stack["intake"].base_url
+    org, cycle_id = await open_cycle(stack.database_url)
+    programme = await db.fetchval("SELECT programme_id FROM intake.cycles WHERE id = $1", cycle_id)
+    await eventually(lambda: count(db, "feedback.surveys", "cycle_id = $1", cycle_id))
+    client = await logged_in(base, await add_coordinator(stack.database_url, org))
+    screen = f"/coordinator/programmes/{programme}/surveys"
+    try:
+        assert screen in (await client.get("/coordinator")).text
+        overview = await client.get(screen)
+        assert overview.status_code == 200
+        assert "Kuinka luottavainen olet työnhaussasi?" in overview.text
+        assert "oletuskysymykset" in overview.text
+
+        edit = await client.get(f"{screen}/midway/mentee")
+        assert edit.status_code == 200
+        fields = form_fields(edit.text)
+        rows = int(fields["rows"])
+        assert fields["q-0-key"] == "confidence_job_search" and fields["q-0-type"] == "likert"
+        assert "employed_own_field | Työssä omalla alallani" in edit.text
+        new = rows - 2  # the first blank row
+        fields |= {
+            f"q-{new}-key": "meetings_useful",
+            f"q-{new}-type": "likert",
+            f"q-{new}-label_fi": "Ovatko tapaamiset hyödyllisiä?",
+            f"q-{new}-label_en": "",
+            f"q-{new}-required": "yes",
+        }
+        missing_en = await client.post(f"{screen}/midway/mentee", data=fields)
+        assert missing_en.status_code == 422
+        assert "Kirjoita teksti sekä suomeksi että englanniksi." in missing_en.text
+        assert f'id="q-{new}-label_en-error"' in missing_en.text  # next to that very field
+        fields[f"q-{new}-options"] = "yes no"
+        fields[f"q-{new}-type"] = "single"
+        fields[f"q-{new}-label_en"] = "Are the meetings useful?"
+        bad_options = await client.post(f"{screen}/midway/mentee", data=fields)
+        assert bad_options.status_code == 422
+        assert f'id="q-{new}-options-error"' in bad_options.text
+        assert await count(db, "feedback.survey_templates") == 0
+
+        fields |= {f"q-{new}-type": "likert", f"q-{new}-options": ""}
+        fields["q-6-remove"] = "yes"  # the free-text comments go
+        saved = await client.post(f"{screen}/midway/mentee", data=fields)
+        assert saved.status_code == 303, saved.text
+        assert "saved=2" in saved.headers["location"] and "updated=1" in saved.headers["location"]
+        shown = await client.get(saved.headers["location"])
+        assert "Ovatko tapaamiset hyödyllisiä?" in shown.text and "ohjelman oma" in shown.text
+    finally:
+        await client.aclose()
+    snapshot = await db.fetchrow(
+        "SELECT template_version, questions FROM feedback.surveys"
+        " WHERE cycle_id = $1 AND kind = 'midway' AND role = 'mentee'",
+        cycle_id,
+    )
+    keys = [q["key"] for q in json.loads(snapshot["questions"])]
+    assert snapshot["template_version"] == 2
+    assert keys[-1] == "meetings_useful" and "comments" not in keys
