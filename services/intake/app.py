@@ -7,7 +7,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from services.intake import api, mail, models, reminders, surveys
 from services.intake.auth.routes import router as auth_router
 from services.intake.imports import router as imports_router
-from services.intake.web import apply, coordinator, cycles, matching, outcomes, schedule
+from services.intake.web import apply, coordinator, cycles, matching, outcomes, reports, schedule
 from services.intake.web import surveys as survey_screens
 from services.intake.web.errors import html_error_page
 from shared.bus import Subscription
@@ -35,6 +35,7 @@ DEFINITION = ServiceDefinition(
         matching.router,
         schedule.router,
         outcomes.router,
+        reports.router,
         survey_screens.router,
         mail.router,
         imports_router,
