@@ -220,7 +220,7 @@ async def withdraw(session: AsyncSession, *, person_id: UUID, cycle_id: UUID, no
     return len(cancelled)
 
 
-async def refresh_unopened_surveys(
+async def apply_to_unopened_surveys(
     session: AsyncSession,
     *,
     organisation_id: UUID,
@@ -229,26 +229,71 @@ async def refresh_unopened_surveys(
     role: str,
     version: int,
     questions: list[dict[str, Any]],
-    today: Any,
+    now: datetime,
 ) -> int:
-    """A new template version reaches the programme's surveys that have not opened yet (no
-    invitation sent); opened surveys keep their snapshot. Returns how many were updated."""
-    s, i = m.surveys, m.invitations
-    sent = sa.select(i.c.survey_id).where(
-        i.c.survey_id == s.c.survey_id, i.c.invited_at.is_not(None)
-    )
-    result = await session.execute(
-        s.update()
-        .where(
-            s.c.organisation_id == organisation_id,
-            s.c.cycle_id.in_(
-                sa.select(m.cycles.c.cycle_id).where(m.cycles.c.programme_id == programme_id)
-            ),
-            s.c.kind == kind,
-            s.c.role == role,
-            s.c.opens_on > today,
-            ~sa.exists(sent),
+    """A new template version reaches the programme's cycles whose survey of this kind has
+    not opened yet (none of its invitations sent): their survey takes the new questions, is
+    created (and its invitations planned) if the template had none, or is removed with its
+    planned invitations if the new template is empty. Opened surveys keep their snapshot.
+    Returns how many cycles' surveys changed."""
+    s, i, c = m.surveys, m.invitations, m.cycles
+    today = domain.local_date(now)
+    changed = 0
+    cycles = (
+        await session.execute(
+            sa.select(c).where(
+                c.c.organisation_id == organisation_id, c.c.programme_id == programme_id
+            )
         )
-        .values(template_version=version, questions=questions)
-    )
-    return int(result.rowcount or 0)
+    ).all()
+    for cycle in cycles:
+        opened = domain.opens_on(kind, cycle.starts_on, cycle.ends_on)
+        if opened <= today:
+            continue
+        survey = (
+            await session.execute(
+                sa.select(s.c.survey_id)
+                .where(s.c.cycle_id == cycle.cycle_id, s.c.kind == kind, s.c.role == role)
+                .with_for_update()
+            )
+        ).one_or_none()
+        if survey is not None:
+            sent = await session.scalar(
+                sa.select(sa.func.count())
+                .select_from(i)
+                .where(i.c.survey_id == survey.survey_id, i.c.invited_at.is_not(None))
+            )
+            if sent:
+                continue
+        if survey is not None and not questions:
+            planned = sa.select(i.c.invitation_id).where(i.c.survey_id == survey.survey_id)
+            await session.execute(
+                m.survey_jobs.delete().where(m.survey_jobs.c.invitation_id.in_(planned))
+            )
+            await session.execute(i.delete().where(i.c.survey_id == survey.survey_id))
+            await session.execute(s.delete().where(s.c.survey_id == survey.survey_id))
+        elif survey is not None:
+            await session.execute(
+                s.update()
+                .where(s.c.survey_id == survey.survey_id)
+                .values(template_version=version, questions=questions)
+            )
+        elif questions:
+            await session.execute(
+                insert(s).values(
+                    survey_id=uuid4(),
+                    organisation_id=organisation_id,
+                    cycle_id=cycle.cycle_id,
+                    kind=kind,
+                    role=role,
+                    template_version=version,
+                    questions=questions,
+                    opens_on=opened,
+                    closes_on=domain.closes_on(opened),
+                )
+            )
+            await plan_invitations(session, cycle.cycle_id, now)
+        else:
+            continue
+        changed += 1
+    return changed

@@ -104,7 +104,7 @@ async def save_survey_template(
             updated_by=command.updated_by,
         )
     )
-    refreshed = await survey_service.refresh_unopened_surveys(
+    refreshed = await survey_service.apply_to_unopened_surveys(
         session,
         organisation_id=org,
         programme_id=command.programme_id,
@@ -112,7 +112,7 @@ async def save_survey_template(
         role=role,
         version=version,
         questions=questions,
-        today=domain.local_date(now),
+        now=now,
     )
     return {"version": version, "surveys_updated": refreshed}
 

@@ -376,6 +376,62 @@ async def test_templates_versioned_and_unopened_surveys_take_the_new_version(sim
     assert by[("midway", "mentee")]["source"] == "programme"
     assert by[("midway", "mentee")]["questions"][-1]["key"] == "mentor_meetings_useful"
 
+    # A kind that had no survey for mentors gets one (and her invitation); emptied, it goes.
+    mentor = await sim.accept(Role.MENTOR)
+    assert await count(db, "feedback.invitations", "person_id = $1", mentor) == 2
+    follow_up = [
+        {
+            "key": "still_volunteering",
+            "type": "single",
+            "label": {"fi": "Jatkatko mentorina?", "en": "Will you mentor again?"},
+            "options": [
+                {"key": "yes", "label": {"fi": "Kyllä", "en": "Yes"}},
+                {"key": "no", "label": {"fi": "En", "en": "No"}},
+            ],
+        }
+    ]
+    created = await sim.command(
+        SaveSurveyTemplate(
+            programme_id=sim.programme,
+            kind="follow_up",
+            role="mentor",
+            questions=follow_up,
+            updated_by="tester",
+        )
+    )
+    assert created == {"version": 2, "surveys_updated": 1}
+    mentor_follow_up = "person_id = $1 AND kind = 'follow_up'"
+    assert await count(db, "feedback.invitations", mentor_follow_up, mentor) == 1
+    assert await count(db, "feedback.survey_jobs", "fired_at IS NULL") >= 1
+    emptied = await sim.command(
+        SaveSurveyTemplate(
+            programme_id=sim.programme,
+            kind="follow_up",
+            role="mentor",
+            questions=[],
+            updated_by="tester",
+        )
+    )
+    assert emptied == {"version": 3, "surveys_updated": 1}
+    assert await count(db, "feedback.invitations", mentor_follow_up, mentor) == 0
+    assert await count(db, "feedback.surveys", "kind = 'follow_up' AND role = 'mentor'") == 0
+    # The opened baseline kept its questions: saving it again changes no survey.
+    baseline = by[("baseline", "mentee")]["questions"][:2]
+    kept = await sim.command(
+        SaveSurveyTemplate(
+            programme_id=sim.programme,
+            kind="baseline",
+            role="mentee",
+            questions=baseline,
+            updated_by="tester",
+        )
+    )
+    assert kept == {"version": 2, "surveys_updated": 0}
+    snapshot = await db.fetchval(
+        "SELECT questions::text FROM feedback.surveys WHERE kind = 'baseline' AND role = 'mentee'"
+    )
+    assert "employment_status" in snapshot
+
 
 async def test_restart_between_due_and_firing_fires_once(sim: Sim, db) -> None:
     await sim.open_cycle()
