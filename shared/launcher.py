@@ -430,6 +430,15 @@ def main() -> int:
                 text=True,
             )
             print(seeded.stdout, end="", flush=True)
+            history = subprocess.run(  # the past cycle's history in feedback (demo data)
+                [sys.executable, "-m", "services.feedback.demo"],
+                env={**os.environ, **env},
+                cwd=ROOT,
+                check=True,
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+            print(history.stdout, end="", flush=True)
             intake = services[0]
             print(
                 f"\nWomento is running.\n"

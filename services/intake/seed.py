@@ -1,4 +1,7 @@
-"""Demo data for `make run`: one organisation, its programme, an open cycle, applicants.
+"""Demo data for `make run`: one organisation, its programme, an open cycle, applicants,
+and a completed past cycle (its applicants submitted and accepted at the time, on a clock
+set back; feedback's `services.feedback.demo` adds that cycle's pairs, meetings, surveys,
+outcomes and interviews as history imported from the programme's old spreadsheets).
 
 Everything goes through the service layer (and so through the outbox), exactly as real
 submissions do. Running it again changes nothing: the demo organisation has a fixed id.
@@ -9,18 +12,19 @@ from __future__ import annotations
 
 import asyncio
 import random
-from datetime import timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from uuid import UUID
 
 import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.intake import cycles, review, service
 from services.intake import models as m
 from services.intake.app import DEFINITION
 from services.intake.auth import create_coordinator
-from services.intake.domain import CycleDates, CycleStatus, Status
+from services.intake.domain import CycleDates, CycleStatus, Status, add_months
 from services.intake.schemas import ApplicationCreate
-from shared.clock import Clock, SystemClock
+from shared.clock import Clock, FrozenClock, SystemClock
 from shared.crypto import vault_for
 from shared.db import make_engine, make_sessionmaker, migrate
 from shared.outbox import Outbox
@@ -29,6 +33,8 @@ from shared.settings import Settings
 DEMO_ORGANISATION = UUID("00000000-0000-4000-8000-000000000001")
 DEMO_PROGRAMME = UUID("00000000-0000-4000-8000-000000000002")
 DEMO_CYCLE = UUID("00000000-0000-4000-8000-000000000003")
+DEMO_PAST_CYCLE = UUID("00000000-0000-4000-8000-000000000004")
+"""Also known to `services.feedback.demo`, which adds the cycle's history in feedback."""
 DEMO_ADMIN_EMAIL = "koordinaattori@example.org"
 DEMO_ADMIN_PASSWORD = "womento-demo-2027"
 """Development only: `make run` prints these; a real installation creates its own admin."""
@@ -98,9 +104,9 @@ EMPLOYERS = ["Helsingin kaupunki", "Nokia", "HUS", "Kone", "Fortum", "Tampereen 
 
 
 def demo_applications(
-    cycle_id: UUID, mentees: int = 40, mentors: int = 45
+    cycle_id: UUID, mentees: int = 40, mentors: int = 45, *, seed: int = 2027, tag: str = ""
 ) -> list[ApplicationCreate]:
-    rng = random.Random(2027)
+    rng = random.Random(seed)
     result = []
     for i in range(mentees + mentors):
         mentor = i >= mentees
@@ -120,7 +126,7 @@ def demo_applications(
                     "contact": {
                         "given_name": given,
                         "family_name": family,
-                        "email": f"{given}.{family}.{i}@example.org".lower().replace(" ", ""),
+                        "email": f"{given}.{family}.{tag}{i}@example.org".lower().replace(" ", ""),
                         "language": rng.choice(["fi", "en"]),
                     },
                     "consents": {"processing": True, "background": not mentor, "rollover": True},
@@ -204,6 +210,9 @@ async def seed(settings: Settings, clock: Clock) -> bool:
                 language="fi",
                 clock=clock,
             )
+            await _past_cycle(
+                session, outbox=outbox, settings=settings, clock=clock, admin_id=admin_id
+            )
             submitted = []
             for application in demo_applications(DEMO_CYCLE):
                 submitted.append(
@@ -234,6 +243,85 @@ async def seed(settings: Settings, clock: Clock) -> bool:
         return True
     finally:
         await engine.dispose()
+
+
+def past_cycle_dates(today: date) -> CycleDates:
+    """Eight months that ended on the last day of the month seven months ago, so that even
+    its follow-up survey (six months after the end, open three weeks) has closed."""
+    ends_on = add_months(today.replace(day=1), -7) - timedelta(days=1)
+    starts_on = add_months(ends_on + timedelta(days=1), -8)
+    return CycleDates(
+        applications_open=add_months(starts_on, -2),
+        applications_close=add_months(starts_on, -1) - timedelta(days=1),
+        starts_on=starts_on,
+        ends_on=ends_on,
+    )
+
+
+async def _past_cycle(
+    session: AsyncSession,
+    *,
+    outbox: Outbox,
+    settings: Settings,
+    clock: Clock,
+    admin_id: UUID,
+) -> None:
+    """The completed past cycle: applications dated in its window (on a clock set back), the
+    eligible accepted, then matched, run and completed. Every other step uses the real
+    clock: the other services take an event's time as "now", and a cycle whose surveys
+    closed long ago must not have anyone invited to them."""
+    dates = past_cycle_dates(clock.now().date())
+    await cycles.create_cycle(
+        session,
+        organisation_id=DEMO_ORGANISATION,
+        programme_id=DEMO_PROGRAMME,
+        name=f"Past cycle {dates.starts_on:%m/%Y}-{dates.ends_on:%m/%Y}",
+        dates=dates,
+        cycle_id=DEMO_PAST_CYCLE,
+    )
+
+    async def advance(status: CycleStatus) -> None:
+        await cycles.advance_cycle(
+            session,
+            organisation_id=DEMO_ORGANISATION,
+            cycle_id=DEMO_PAST_CYCLE,
+            to=status,
+            outbox=outbox,
+            clock=clock,
+        )
+
+    await advance(CycleStatus.OPEN)
+    vault = vault_for(settings.secret_key)
+    submitted = []
+    for i, application in enumerate(
+        demo_applications(DEMO_PAST_CYCLE, mentees=46, mentors=42, seed=2025, tag="p")
+    ):
+        day = dates.applications_open + timedelta(days=i % 25)
+        submitted.append(
+            await service.submit_application(
+                session,
+                request=application,
+                outbox=outbox,
+                vault=vault,
+                secret_key=settings.secret_key,
+                clock=FrozenClock(datetime.combine(day, time(10), tzinfo=UTC)),
+            )
+        )
+    await advance(CycleStatus.SCREENING)
+    for application in [a for a in submitted if a.status == Status.ELIGIBLE.value]:
+        await review.decide(
+            session,
+            organisation_id=DEMO_ORGANISATION,
+            application_id=application.application_id,
+            to_status=Status.ACCEPTED,
+            actor_id=admin_id,
+            note=None,
+            vault=vault,
+            outbox=outbox,
+            clock=clock,
+        )
+    for status in (CycleStatus.MATCHING, CycleStatus.RUNNING, CycleStatus.COMPLETED):
+        await advance(status)
 
 
 if __name__ == "__main__":

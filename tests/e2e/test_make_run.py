@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import signal
@@ -11,9 +12,13 @@ import time
 from pathlib import Path
 
 import httpx
+import nats
 import psutil
 import pytest
 
+from services.feedback.demo import DEMO_ORGANISATION, DEMO_PAST_CYCLE
+from shared.clock import SystemClock
+from shared.commands import GetReport, send
 from shared.launcher import ROOT
 
 
@@ -55,6 +60,8 @@ def test_launcher_starts_everything_seeds_and_stops_cleanly(tmp_path: Path) -> N
         for url in urls.values():
             assert httpx.get(f"{url}/readyz", timeout=5).status_code == 200
         assert "demo data created" in output
+        assert "past cycle's history added in feedback" in output
+        _check_past_cycle_report(re.search(r"NATS:\s+(nats://\S+)", output).group(1))
         names = _command_lines(children)
         assert "nats-server" in names and "postgres" in names
     finally:
@@ -63,3 +70,31 @@ def test_launcher_starts_everything_seeds_and_stops_cleanly(tmp_path: Path) -> N
     assert code == 0
     assert "Stopped." in (tmp_path / "run.log").read_text()
     assert not [p for p in children if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+
+
+def _check_past_cycle_report(nats_url: str) -> None:
+    """The demo's completed past cycle has a report: its outcomes in Womento's thirds."""
+
+    async def report() -> dict:
+        nc = await nats.connect(nats_url)
+        try:
+            reply = await send(
+                nc,
+                GetReport(cycle_ids=[DEMO_PAST_CYCLE], language="en"),
+                organisation_id=DEMO_ORGANISATION,
+                clock=SystemClock(),
+                wait_seconds=30,
+            )
+        finally:
+            await nc.close()
+        return reply["report"]
+
+    figures = asyncio.run(report())
+    assert figures["cycles"] == 1 and figures["mentees"] >= 30
+    assert figures["applicants"]["mentee"] > figures["accepted"]["mentee"] > 0
+    assert figures["pairs_formed"] == figures["mentees"] and figures["meetings_held"] > 100
+    groups = figures["outcome_groups"]
+    with_outcome = sum(groups.values())
+    assert with_outcome >= figures["mentees"] - 3
+    for group in ("work_in_own_field", "step_forward", "confidence"):
+        assert 0.2 <= groups[group] / with_outcome <= 0.45, groups
