@@ -88,5 +88,7 @@ def test_the_service_answers_every_scheduling_command() -> None:
         "RecordAttendance",
         "GetSchedule",
         "CalendarFeed",
+        "FormSmallGroups",
+        "ScheduleSummary",
     }
     assert DEFINITION.workers

@@ -16,8 +16,10 @@ from services.intake import models as m
 from services.intake.auth import EDITOR_ROLES, Coordinator, CurrentCoordinator, require_role
 from services.intake.domain import CycleDates, CycleStatus, next_cycle_status
 from services.intake.service import Problem
+from services.intake.web.commands import ask
 from services.intake.web.csrf import verify_csrf
 from services.intake.web.render import page
+from shared.commands import CommandRejected, ScheduleSummary, ServiceUnavailable
 from shared.service import RuntimeDep, SessionDep
 
 router = APIRouter(
@@ -28,7 +30,7 @@ Editor = Annotated[Coordinator, Depends(require_role(*EDITOR_ROLES))]
 
 @router.get("", response_class=HTMLResponse)
 async def dashboard(
-    request: Request, coordinator: CurrentCoordinator, session: SessionDep
+    request: Request, coordinator: CurrentCoordinator, session: SessionDep, rt: RuntimeDep
 ) -> Response:
     organisation_name = await session.scalar(
         sa.select(m.organisations.c.name).where(m.organisations.c.id == coordinator.organisation_id)
@@ -53,6 +55,14 @@ async def dashboard(
     by_programme: dict[UUID, list[Any]] = {}
     for row in cycle_rows:
         by_programme.setdefault(row.programme_id, []).append(row)
+    # Pairs, at-risk pairs and missed months per cycle, from scheduling (None: it is down).
+    schedule: dict[str, Any] | None = {}
+    if cycle_rows:
+        summary = ScheduleSummary(cycle_ids=tuple(row.id for row in cycle_rows[:500]))
+        try:
+            schedule = (await ask(rt, request, coordinator.organisation_id, summary))["cycles"]
+        except (ServiceUnavailable, CommandRejected):
+            schedule = None
     return page(
         request,
         "coordinator/dashboard.html",
@@ -63,6 +73,7 @@ async def dashboard(
             "next_status": lambda status: next_cycle_status(CycleStatus(status)),
             "can_edit": coordinator.role in EDITOR_ROLES,
             "done": request.query_params.get("done"),
+            "schedule": schedule,
         },
     )
 

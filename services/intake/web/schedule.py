@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import ValidationError
 
 from services.intake import models as m
 from services.intake import review
@@ -34,10 +35,14 @@ from shared.commands import (
     Command,
     CommandRejected,
     CreateGroupMeeting,
+    CreateTraining,
+    FormSmallGroups,
     GetSchedule,
     RecordAttendance,
     RecordMeeting,
+    Rsvp,
     ServiceUnavailable,
+    SmallGroupPair,
 )
 from shared.crypto import vault_for
 from shared.events import MeetingMode
@@ -124,6 +129,7 @@ async def _render_portal(
     *,
     values: dict[str, Any] | None = None,
     errors: dict[str, str] | None = None,
+    rsvp_error: str | None = None,
     status: int = 200,
 ) -> Response:
     lang = _portal_language(request, person)
@@ -152,6 +158,11 @@ async def _render_portal(
             "submission": uuid.uuid4().hex,
             "today": _today(rt).isoformat(),
             "logged": request.query_params.get("logged") == "1",
+            "answered": request.query_params.get("answered") == "1",
+            "invitations": invitations_of(state, link.person_id),
+            "rsvp_error": rsvp_error,
+            "local": lambda iso: datetime.fromisoformat(iso).astimezone(HELSINKI),
+            "started": lambda iso: datetime.fromisoformat(iso) <= rt.clock.now(),
         },
         status=status,
     )
@@ -299,6 +310,63 @@ async def schedule_page(
     session: SessionDep,
     rt: RuntimeDep,
 ) -> Response:
+    return await _schedule_screen(request, cycle_id, coordinator, session, rt)
+
+
+def _month_key(iso: str) -> str:
+    return iso[:7]
+
+
+def calendar_months(state: dict[str, Any], today: date) -> list[dict[str, Any]]:
+    """Month by month: the group meetings and trainings starting in it (Helsinki time) and
+    the pairs' monthly meeting for it (due on its last day): held, missed, still open."""
+    months: dict[str, dict[str, Any]] = {}
+    if state.get("cycle"):
+        first = date.fromisoformat(state["cycle"]["starts_on"]).replace(day=1)
+        last = date.fromisoformat(state["cycle"]["ends_on"])
+        while first <= last:
+            months[first.isoformat()[:7]] = {"month": first.isoformat(), "events": []}
+            first = (first + timedelta(days=32)).replace(day=1)
+    current = [p for p in state["pairs"] if p["ended_at"] is None]
+    for pair in current:
+        for planned in pair["planned"]:
+            entry = months.setdefault(
+                _month_key(planned["month"]), {"month": planned["month"], "events": []}
+            )
+            entry["due_on"] = planned["due_on"]
+            tally = entry.setdefault("pairs", {"held": 0, "missed": 0, "open": 0})
+            if planned["held"]:
+                tally["held"] += 1
+            elif planned["missed_at"]:
+                tally["missed"] += 1
+            else:
+                tally["open"] += 1
+    kinds = (("group_meeting", state["group_meetings"]), ("training", state["trainings"]))
+    for kind, events in kinds:
+        for event in events:
+            local = datetime.fromisoformat(event["starts_at"]).astimezone(HELSINKI)
+            key = local.date().isoformat()[:7]
+            if kind == "group_meeting" and key not in months:  # the cycle's, wherever it falls
+                months[key] = {"month": local.date().replace(day=1).isoformat(), "events": []}
+            if key in months:  # trainings within the cycle's months
+                months[key]["events"].append({**event, "type": kind, "local": local})
+    for entry in months.values():
+        entry["events"].sort(key=lambda e: e["starts_at"])
+        entry["current"] = entry["month"][:7] == today.isoformat()[:7]
+    return [months[key] for key in sorted(months)]
+
+
+async def _schedule_screen(
+    request: Request,
+    cycle_id: UUID,
+    coordinator: Coordinator,
+    session: Any,
+    rt: Runtime,
+    *,
+    training: dict[str, Any] | None = None,
+    training_errors: dict[str, str] | None = None,
+    status: int = 200,
+) -> Response:
     lang = negotiate(request)
     try:
         state = await ask(rt, request, coordinator.organisation_id, GetSchedule(cycle_id=cycle_id))
@@ -307,7 +375,7 @@ async def schedule_page(
     except CommandRejected as refused:
         if refused.code == "unknown_cycle":
             state = {"cycle": None, "pairs": [], "group_meetings": [], "trainings": []}
-            state["reminders"] = []
+            state["reminders"], state["small_groups"] = [], []
         else:
             raise
     ids = {UUID(p[k]) for p in state["pairs"] for k in ("mentee_id", "mentor_id")}
@@ -337,6 +405,16 @@ async def schedule_page(
             "pairs": state["pairs"],
             "current": current,
             "at_risk": [p for p in current if p["at_risk"]],
+            "missed": [p for p in current if p.get("missed_since_last_meeting")],
+            "small_groups": state.get("small_groups", []),
+            "pair_names": {
+                p["pair_id"]: f"{names.get(UUID(p['mentee_id']), '?')} \N{EN DASH} "
+                f"{names.get(UUID(p['mentor_id']), '?')}"
+                for p in state["pairs"]
+            },
+            "calendar": calendar_months(state, _today(rt)),
+            "training": training or {"tr_starts": "17:00", "tr_ends": "19:00", "tr_capacity": "20"},
+            "training_errors": training_errors or {},
             "group_meetings": state["group_meetings"],
             "trainings": state["trainings"],
             "name": lambda person_id: names.get(UUID(person_id), "?"),
@@ -354,6 +432,7 @@ async def schedule_page(
             "error": request.query_params.get("error"),
             "error_field": request.query_params.get("field"),
         },
+        status=status,
     )
 
 
@@ -525,3 +604,211 @@ async def send_links(
     except (MailRenderError, ValueError):
         return _back(cycle_id, error="links_not_sent")
     return _back(cycle_id, message="links_sent")
+
+
+# --- trainings, small groups ----------------------------------------------------------------
+
+TRAINING_FIELDS = ("tr_title", "tr_day", "tr_starts", "tr_ends", "tr_place", "tr_online_url")
+#: The command's refusals and contract errors, as the form field they concern.
+_TRAINING_FIELD_OF = {
+    "title": "tr_title",
+    "starts_at": "tr_day",
+    "ends_at": "tr_ends",
+    "place": "tr_place",
+    "online_url": "tr_online_url",
+    "capacity": "tr_capacity",
+}
+
+
+def parse_training(form: Any) -> tuple[CreateTraining | None, dict[str, str], dict[str, str]]:
+    """The command from the training form, or error codes per form field."""
+    values = {k: str(form.get(k) or "").strip() for k in (*TRAINING_FIELDS, "tr_capacity")}
+    errors: dict[str, str] = {}
+    if not values["tr_title"]:
+        errors["tr_title"] = "title_missing"
+    try:
+        day = date.fromisoformat(values["tr_day"])
+    except ValueError:
+        errors["tr_day"] = "invalid_date"
+    clock: dict[str, time] = {}
+    for key in ("tr_starts", "tr_ends"):
+        try:
+            clock[key] = time.fromisoformat(values[key])
+        except ValueError:
+            errors[key] = "invalid_time"
+    try:
+        capacity = int(values["tr_capacity"])
+        if not 1 <= capacity <= 10_000:
+            raise ValueError
+    except ValueError:
+        errors["tr_capacity"] = "invalid_capacity"
+    if values["tr_online_url"] and not values["tr_online_url"].startswith("https://"):
+        errors["tr_online_url"] = "https_only"
+    if errors:
+        return None, errors, values
+    try:
+        command = CreateTraining(
+            title=values["tr_title"],
+            starts_at=datetime.combine(day, clock["tr_starts"], HELSINKI),
+            ends_at=datetime.combine(day, clock["tr_ends"], HELSINKI),
+            place=values["tr_place"] or None,
+            online_url=values["tr_online_url"] or None,
+            capacity=capacity,
+        )
+    except ValidationError as invalid:
+        for problem in invalid.errors():
+            field = str(problem["loc"][0]) if problem["loc"] else "title"
+            errors[_TRAINING_FIELD_OF.get(field, "tr_title")] = "invalid"
+        return None, errors, values
+    return command, errors, values
+
+
+@router.post("/coordinator/cycles/{cycle_id}/schedule/trainings", response_class=HTMLResponse)
+async def create_training(
+    request: Request, cycle_id: UUID, coordinator: Editor, rt: RuntimeDep, session: SessionDep
+) -> Response:
+    """A training for the organisation's current pairs; errors are shown next to the fields
+    (422, the form kept), nothing is stored."""
+    lang = negotiate(request)
+    command, errors, values = parse_training(await request.form())
+    if command is not None:
+        try:
+            await ask(rt, request, coordinator.organisation_id, command)
+        except ServiceUnavailable:
+            return _unavailable(request, _screen(cycle_id))
+        except CommandRejected as refused:
+            field = _TRAINING_FIELD_OF.get(refused.field or "", "tr_title")
+            errors = {field: refused.code}
+        else:
+            return _back(cycle_id, message="training_created")
+    messages = {k: text(f"schedule.error.{code}", lang) for k, code in errors.items()}
+    return await _schedule_screen(
+        request,
+        cycle_id,
+        coordinator,
+        session,
+        rt,
+        training=values,
+        training_errors=messages,
+        status=422,
+    )
+
+
+async def small_group_codes(
+    session: Any, organisation_id: UUID, cycle_id: UUID, pairs: list[dict[str, Any]]
+) -> list[SmallGroupPair]:
+    """Each current pair's field (ISCO-08 major group of the mentee's occupation) and region
+    (the mentee's, else the mentor's), from their applications' matching profiles: codes
+    only, never names."""
+    people = {UUID(p[k]) for p in pairs for k in ("mentee_id", "mentor_id")}
+    a = m.applications
+    profiles: dict[UUID, dict[str, Any]] = {}
+    if people:
+        for row in await session.execute(
+            sa.select(a.c.person_id, a.c.profile).where(
+                a.c.person_id.in_(people),
+                a.c.cycle_id == cycle_id,
+                a.c.organisation_id == organisation_id,
+            )
+        ):
+            profiles[row.person_id] = row.profile or {}
+    codes = []
+    for pair in pairs:
+        mentee = profiles.get(UUID(pair["mentee_id"]), {})
+        mentor = profiles.get(UUID(pair["mentor_id"]), {})
+        isco = str(mentee.get("isco_code") or mentor.get("isco_code") or "0")[:1]
+        region = mentee.get("region") or mentor.get("region")
+        codes.append(
+            SmallGroupPair(
+                pair_id=UUID(pair["pair_id"]),
+                isco_major=isco if isco.isdigit() else "0",
+                region=str(region)[:8] if region else None,
+            )
+        )
+    return codes
+
+
+@router.post("/coordinator/cycles/{cycle_id}/schedule/small-groups", response_class=HTMLResponse)
+async def form_small_groups(
+    request: Request, cycle_id: UUID, coordinator: Editor, rt: RuntimeDep, session: SessionDep
+) -> Response:
+    """(Re)form the cycle's small groups from its current pairs."""
+    try:
+        state = await ask(rt, request, coordinator.organisation_id, GetSchedule(cycle_id=cycle_id))
+    except ServiceUnavailable:
+        return _unavailable(request, _screen(cycle_id))
+    except CommandRejected as refused:
+        return _back(cycle_id, error=refused.code)
+    current = [p for p in state["pairs"] if p["ended_at"] is None]
+    codes = await small_group_codes(session, coordinator.organisation_id, cycle_id, current)
+    command = FormSmallGroups(cycle_id=cycle_id, pairs=tuple(codes))
+    return await _act(request, rt, coordinator, cycle_id, command, "small_groups_formed")
+
+
+# --- RSVP from the portal ----------------------------------------------------------------------
+
+
+def invitations_of(state: dict[str, Any], person_id: UUID) -> list[dict[str, Any]]:
+    """The group meetings and trainings she is invited to, with her answer, soonest first."""
+    mine = []
+    kinds = (
+        ("group_meeting", state.get("group_meetings", [])),
+        ("training", state.get("trainings", [])),
+    )
+    for kind, events in kinds:
+        for event in events:
+            invitation = next(
+                (i for i in event["invited"] if i["person_id"] == str(person_id)), None
+            )
+            if invitation is not None:
+                mine.append({**event, "type": kind, "rsvp": invitation["rsvp"]})
+    return sorted(mine, key=lambda e: e["starts_at"])
+
+
+@router.post("/portal/{token}/rsvp", response_class=HTMLResponse)
+async def portal_rsvp(
+    request: Request, token: str, rt: RuntimeDep, session: SessionDep
+) -> Response:
+    """Her yes or no to a group meeting or training she is invited to."""
+    found = await _participant(request, rt, session, token)
+    if isinstance(found, Response):
+        return found
+    link, person = found
+    lang = _portal_language(request, person)
+    form = await request.form()
+    answer = str(form.get("answer") or "")
+    try:
+        event_id = UUID(str(form.get("event_id") or ""))
+    except ValueError:
+        event_id = None
+    if event_id is None or answer not in ("yes", "no"):
+        return await _render_portal(
+            request,
+            rt,
+            token,
+            link,
+            person,
+            rsvp_error=text("portal.error.invalid", lang),
+            status=422,
+        )
+    try:
+        await ask(
+            rt,
+            request,
+            person.organisation_id,
+            Rsvp(event_id=event_id, person_id=link.person_id, answer=answer),  # type: ignore[arg-type]
+        )
+    except ServiceUnavailable:
+        return _unavailable(request, f"/portal/{token}", lang)
+    except CommandRejected as refused:
+        return await _render_portal(
+            request,
+            rt,
+            token,
+            link,
+            person,
+            rsvp_error=text(f"portal.error.{refused.code}", lang),
+            status=422,
+        )
+    query = f"?lang={lang}&answered=1" if request.query_params.get("lang") else "?answered=1"
+    return RedirectResponse(f"/portal/{token}{query}", 303)
