@@ -249,7 +249,7 @@ async def _published(nc, expected: int) -> bool:
     return subjects.get("womento.feedback.outcome_recorded", 0) == expected
 
 
-async def test_interviews_are_planned_and_their_notes_kept_encrypted(cohort, db) -> None:
+async def test_interviews_are_planned_and_their_notes_kept_encrypted(cohort, db, nc) -> None:
     command = cohort["command"]
     state = await command(GetOutcomes(cycle_id=cohort["cycle"]))
     mentees = {m["person_id"]: m for m in state["mentees"]}
@@ -304,6 +304,32 @@ async def test_interviews_are_planned_and_their_notes_kept_encrypted(cohort, db)
         "SELECT outcome::text AS o FROM feedback.inbox WHERE outcome IS NOT NULL"
     )
     assert not any("Koneelta" in (r["o"] or "") for r in inbox)
+
+    # another organisation knows neither the cycle nor the interview
+    async def as_other(cmd: Any) -> Any:
+        return await send(nc, cmd, organisation_id=uuid4(), clock=SystemClock(), wait_seconds=10)
+
+    with pytest.raises(CommandRejected) as refused:
+        await as_other(GetOutcomes(cycle_id=cohort["cycle"]))
+    assert refused.value.code == "unknown_cycle"
+    with pytest.raises(CommandRejected) as refused:
+        await as_other(
+            RecordInterview(
+                interview_id=UUID(start), held_on=today, notes="x", coordinator_id=uuid4()
+            )
+        )
+    assert refused.value.code == "unknown_interview"
+    with pytest.raises(CommandRejected) as refused:
+        await as_other(
+            OverrideOutcome(
+                person_id=cohort["ids"]["Amina"],
+                cycle_id=cohort["cycle"],
+                outcome=Outcome.OTHER,
+                reason="not ours to say",
+                coordinator_id=uuid4(),
+            )
+        )
+    assert refused.value.code == "not_a_mentee"
     # erasing her in feedback (deleting her key) leaves the notes unreadable
     await db.execute(
         "DELETE FROM feedback.person_keys WHERE person_id = $1", cohort["ids"]["Amina"]
