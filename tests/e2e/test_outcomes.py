@@ -40,8 +40,13 @@ NOTE = "Sai harjoittelupaikan Koneelta; haluaa harjoitella työhaastattelua."
 
 @pytest.fixture
 async def cohort(stack, db, nc) -> dict[str, Any]:
-    """Two accepted mentees and a mentor, known to feedback as participants."""
     stack.start("intake", "feedback")
+    return await make_cohort(stack, db, nc)
+
+
+async def make_cohort(stack, db, nc) -> dict[str, Any]:
+    """Two accepted mentees and a mentor, known to feedback as participants (intake and
+    feedback running)."""
     org, cycle = await open_cycle(stack.database_url)
     base = stack["intake"].base_url
     ids: dict[str, UUID] = {}
