@@ -183,7 +183,7 @@ async def add_job(
 async def withdraw(session: AsyncSession, *, person_id: UUID, cycle_id: UUID, now: datetime) -> int:
     """She left the cycle: her unanswered invitations are cancelled and their jobs dropped.
     Returns how many invitations were cancelled."""
-    known = await session.execute(
+    known = await session.scalar(
         m.participants.update()
         .where(
             m.participants.c.person_id == person_id,
@@ -191,8 +191,9 @@ async def withdraw(session: AsyncSession, *, person_id: UUID, cycle_id: UUID, no
             m.participants.c.withdrawn_at.is_(None),
         )
         .values(withdrawn_at=now)
+        .returning(m.participants.c.person_id)
     )
-    if not known.rowcount:
+    if known is None:
         log.info(
             "withdrawal of someone feedback does not know as a participant",
             extra={"person_id": str(person_id), "cycle_id": str(cycle_id)},

@@ -263,10 +263,12 @@ async def _person_key(
         )
         .on_conflict_do_nothing()
     )
-    wrapped: bytes = await session.scalar(
+    wrapped = await session.scalar(
         sa.select(m.person_keys.c.wrapped_key).where(m.person_keys.c.person_id == person_id)
     )
-    return wrapped
+    if wrapped is None:  # pragma: no cover - inserted just above unless it existed
+        raise RuntimeError("no data key for the person")
+    return bytes(wrapped)
 
 
 ROUTES = [

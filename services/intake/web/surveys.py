@@ -36,6 +36,7 @@ from shared.commands import (
     ServiceUnavailable,
     SubmitSurveyResponse,
 )
+from shared.events import Role, SurveyKind
 from shared.service import Runtime, RuntimeDep, SessionDep
 
 router = APIRouter(dependencies=[Depends(verify_csrf)], include_in_schema=False)
@@ -504,8 +505,8 @@ async def save_template(
             coordinator.organisation_id,
             SaveSurveyTemplate(
                 programme_id=programme_id,
-                kind=kind,  # type: ignore[arg-type]
-                role=role,  # type: ignore[arg-type]
+                kind=SurveyKind(kind),
+                role=Role(role),
                 questions=questions,
                 updated_by=str(coordinator.id),
             ),
