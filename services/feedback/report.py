@@ -215,6 +215,7 @@ class Report:
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["with_outcome"] = self.with_outcome
+        data["years"] = {year: report.to_dict() for year, report in self.years.items()}
         return data
 
     @classmethod
