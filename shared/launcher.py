@@ -440,6 +440,21 @@ def main() -> int:
             )
             print(history.stdout, end="", flush=True)
             intake = services[0]
+            schedule = subprocess.run(  # the running cycle's pairs and months (demo data)
+                [sys.executable, "-m", "services.scheduling.demo"],
+                env={
+                    **os.environ,
+                    **env,
+                    "WOMENTO_PUBLIC_BASE_URL": os.environ.get(
+                        "WOMENTO_PUBLIC_BASE_URL", intake.base_url
+                    ),
+                },
+                cwd=ROOT,
+                check=True,
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+            print(schedule.stdout, end="", flush=True)
             print(
                 f"\nWomento is running.\n"
                 f"  UI / API:    {intake.base_url}   (API docs: {intake.base_url}/docs)\n"

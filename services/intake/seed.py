@@ -35,6 +35,9 @@ DEMO_PROGRAMME = UUID("00000000-0000-4000-8000-000000000002")
 DEMO_CYCLE = UUID("00000000-0000-4000-8000-000000000003")
 DEMO_PAST_CYCLE = UUID("00000000-0000-4000-8000-000000000004")
 """Also known to `services.feedback.demo`, which adds the cycle's history in feedback."""
+DEMO_RUNNING_CYCLE = UUID("00000000-0000-4000-8000-000000000005")
+"""A cycle that started about two and a half months ago; `services.scheduling.demo` has
+matching pair it and gives scheduling its first months (see docs/scheduling.md)."""
 DEMO_ADMIN_EMAIL = "koordinaattori@example.org"
 DEMO_ADMIN_PASSWORD = "womento-demo-2027"
 """Development only: `make run` prints these; a real installation creates its own admin."""
@@ -213,6 +216,9 @@ async def seed(settings: Settings, clock: Clock) -> bool:
             await _past_cycle(
                 session, outbox=outbox, settings=settings, clock=clock, admin_id=admin_id
             )
+            await _running_cycle(
+                session, outbox=outbox, settings=settings, clock=clock, admin_id=admin_id
+            )
             submitted = []
             for application in demo_applications(DEMO_CYCLE):
                 submitted.append(
@@ -321,6 +327,82 @@ async def _past_cycle(
             clock=clock,
         )
     for status in (CycleStatus.MATCHING, CycleStatus.RUNNING, CycleStatus.COMPLETED):
+        await advance(status)
+
+
+def running_cycle_dates(today: date) -> CycleDates:
+    """Eight months that started 75 days ago; applications closed two weeks before."""
+    starts_on = today - timedelta(days=75)
+    return CycleDates(
+        applications_open=starts_on - timedelta(days=60),
+        applications_close=starts_on - timedelta(days=14),
+        starts_on=starts_on,
+        ends_on=starts_on + timedelta(days=240),
+    )
+
+
+async def _running_cycle(
+    session: AsyncSession,
+    *,
+    outbox: Outbox,
+    settings: Settings,
+    clock: Clock,
+    admin_id: UUID,
+) -> None:
+    """The running cycle: applications dated in its window (on a clock set back), the
+    eligible accepted, the cycle advanced to running. Its pairs are formed by matching when
+    `services.scheduling.demo` confirms the proposal."""
+    dates = running_cycle_dates(clock.now().date())
+    await cycles.create_cycle(
+        session,
+        organisation_id=DEMO_ORGANISATION,
+        programme_id=DEMO_PROGRAMME,
+        name=f"Running cycle {dates.starts_on:%m/%Y}-{dates.ends_on:%m/%Y}",
+        dates=dates,
+        cycle_id=DEMO_RUNNING_CYCLE,
+    )
+
+    async def advance(status: CycleStatus) -> None:
+        await cycles.advance_cycle(
+            session,
+            organisation_id=DEMO_ORGANISATION,
+            cycle_id=DEMO_RUNNING_CYCLE,
+            to=status,
+            outbox=outbox,
+            clock=clock,
+        )
+
+    await advance(CycleStatus.OPEN)
+    vault = vault_for(settings.secret_key)
+    submitted = []
+    for i, application in enumerate(
+        demo_applications(DEMO_RUNNING_CYCLE, mentees=16, mentors=18, seed=2026, tag="r")
+    ):
+        day = dates.applications_open + timedelta(days=i % 40)
+        submitted.append(
+            await service.submit_application(
+                session,
+                request=application,
+                outbox=outbox,
+                vault=vault,
+                secret_key=settings.secret_key,
+                clock=FrozenClock(datetime.combine(day, time(10), tzinfo=UTC)),
+            )
+        )
+    await advance(CycleStatus.SCREENING)
+    for application in [a for a in submitted if a.status == Status.ELIGIBLE.value]:
+        await review.decide(
+            session,
+            organisation_id=DEMO_ORGANISATION,
+            application_id=application.application_id,
+            to_status=Status.ACCEPTED,
+            actor_id=admin_id,
+            note=None,
+            vault=vault,
+            outbox=outbox,
+            clock=clock,
+        )
+    for status in (CycleStatus.MATCHING, CycleStatus.RUNNING):
         await advance(status)
 
 

@@ -18,7 +18,7 @@ import pytest
 
 from services.feedback.demo import DEMO_ORGANISATION, DEMO_PAST_CYCLE
 from shared.clock import SystemClock
-from shared.commands import GetReport, send
+from shared.commands import GetReport, ScheduleSummary, send
 from shared.launcher import ROOT
 
 
@@ -62,6 +62,12 @@ def test_launcher_starts_everything_seeds_and_stops_cleanly(tmp_path: Path) -> N
         assert "demo data created" in output
         assert "past cycle's history added in feedback" in output
         _check_past_cycle_report(re.search(r"NATS:\s+(nats://\S+)", output).group(1))
+        _check_running_cycle_schedule(re.search(r"NATS:\s+(nats://\S+)", output).group(1))
+        assert "running cycle's schedule added in scheduling" in output
+        portal = re.search(r"participant portal \(a mentee's personal link\): (\S+)", output)
+        assert portal, output
+        her_page = httpx.get(portal.group(1), timeout=10)
+        assert her_page.status_code == 200 and 'name="held_on"' in her_page.text
         names = _command_lines(children)
         assert "nats-server" in names and "postgres" in names
     finally:
@@ -70,6 +76,37 @@ def test_launcher_starts_everything_seeds_and_stops_cleanly(tmp_path: Path) -> N
     assert code == 0
     assert "Stopped." in (tmp_path / "run.log").read_text()
     assert not [p for p in children if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+
+
+def _check_running_cycle_schedule(nats_url: str) -> None:
+    """The running demo cycle has pairs in scheduling, some of them at risk and some with
+    missed months (the clock worker flags them within a few ticks of the import)."""
+    from services.intake.seed import DEMO_RUNNING_CYCLE
+
+    async def summary() -> dict:
+        nc = await nats.connect(nats_url)
+        try:
+            reply = await send(
+                nc,
+                ScheduleSummary(cycle_ids=(DEMO_RUNNING_CYCLE,)),
+                organisation_id=DEMO_ORGANISATION,
+                clock=SystemClock(),
+                wait_seconds=30,
+            )
+        finally:
+            await nc.close()
+        return reply["cycles"].get(str(DEMO_RUNNING_CYCLE), {})
+
+    deadline = time.monotonic() + 60
+    while True:
+        counts = asyncio.run(summary())
+        if counts.get("at_risk") and counts.get("missed"):
+            break
+        assert time.monotonic() < deadline, counts
+        time.sleep(1)
+    assert counts["pairs"] >= 8
+    assert 0 < counts["at_risk"] < counts["pairs"]
+    assert 0 < counts["missed"] < counts["pairs"]
 
 
 def _check_past_cycle_report(nats_url: str) -> None:
