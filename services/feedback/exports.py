@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
+import random
 import re
 import secrets
 from collections import Counter
@@ -489,44 +490,57 @@ ANSWER_COLUMNS = tuple(
 RESEARCH_COLUMNS = ("cohort", "outcome", "pair", *ANSWER_COLUMNS)
 
 
-def _suppress_column(rows: list[dict[str, str]], column: str, k: int) -> None:
-    """Replace the values of `column` held by fewer than `k` of `rows` with `*`; if those
-    together are fewer than `k` people, also the next rarest values, until the `*` group has
-    at least `k` (so `*` never stands for one small, guessable group)."""
+def _suppress_column(rows: list[dict[str, str]], column: str, k: int, rng: random.Random) -> None:
+    """Replace the values of `column` held by fewer than `k` of `rows` with `*`. When those
+    together are fewer than `k` people, `*` would stand for one small, guessable group, so
+    it is topped up to `k`: with randomly chosen rows of the rarest value that keeps at least
+    `k` afterwards, or (if no value can spare them) with whole values, rarest first."""
     counts = Counter(row[column] for row in rows)
     ranked = sorted(counts, key=lambda value: (counts[value], value))
     hidden = {value for value in ranked if counts[value] < k}
-    for value in ranked:
-        if not hidden or sum(counts[h] for h in hidden) >= k:
-            break
-        hidden.add(value)
+    short = k - sum(counts[value] for value in hidden) if hidden else 0
+    topped_up: list[dict[str, str]] = []
+    if short > 0:
+        donor = next((v for v in ranked if v not in hidden and counts[v] - short >= k), None)
+        if donor is not None:
+            topped_up = rng.sample([row for row in rows if row[column] == donor], short)
+        else:
+            for value in ranked:
+                if sum(counts[h] for h in hidden) >= k:
+                    break
+                hidden.add(value)
     for row in rows:
         if row[column] in hidden:
             row[column] = SUPPRESSED
+    for row in topped_up:
+        row[column] = SUPPRESSED
 
 
-def suppress(rows: list[dict[str, str]], k: int = MIN_GROUP) -> list[dict[str, str]]:
+def suppress(
+    rows: list[dict[str, str]], k: int = MIN_GROUP, rng: random.Random | None = None
+) -> list[dict[str, str]]:
     """Small-group suppression, precisely:
 
     1. fewer than `k` rows in all: nothing is published;
-    2. `cohort`: a cohort of fewer than `k` mentees becomes `*` (with the next smallest until
-       the `*` cohort has `k`);
-    3. every other column, within each (published or `*`) cohort: a value held by fewer than
-       `k` rows becomes `*`, in the same way.
+    2. `cohort`: a cohort of fewer than `k` mentees becomes `*`, topped up to `k` as in
+       `_suppress_column`;
+    3. every other column, within each cohort value (published or `*`): a value held by fewer
+       than `k` rows becomes `*`, topped up in the same way.
 
     Afterwards every value of every column, `*` included, is held by at least `k` rows of its
     cohort, and every cohort has at least `k` rows.
     """
     if len(rows) < k:
         return []
+    rng = rng or secrets.SystemRandom()
     rows = [dict(row) for row in rows]
-    _suppress_column(rows, "cohort", k)
+    _suppress_column(rows, "cohort", k, rng)
     cohorts: dict[str, list[dict[str, str]]] = {}
     for row in rows:
         cohorts.setdefault(row["cohort"], []).append(row)
     for members in cohorts.values():
         for column in RESEARCH_COLUMNS[1:]:
-            _suppress_column(members, column, k)
+            _suppress_column(members, column, k, rng)
     return rows
 
 
