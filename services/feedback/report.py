@@ -131,21 +131,25 @@ class ReportData:
     meetings: Sequence[MeetingRow] = ()
     missed: Sequence[MissedRow] = ()
 
-    def only(self, cycle_ids: Iterable[UUID]) -> ReportData:
-        """The rows of some of the cycles (a year's)."""
-        keep = set(cycle_ids)
-        pair_ids = {p.pair_id for p in self.pairs if p.cycle_id in keep}
-        return ReportData(
-            cycles=[c for c in self.cycles if c.cycle_id in keep],
-            applications=[a for a in self.applications if a.cycle_id in keep],
-            participants=[p for p in self.participants if p.cycle_id in keep],
-            pairs=[p for p in self.pairs if p.cycle_id in keep],
-            invitations=[i for i in self.invitations if i.cycle_id in keep],
-            responses=[r for r in self.responses if r.cycle_id in keep],
-            outcomes=[o for o in self.outcomes if o.cycle_id in keep],
-            meetings=[m for m in self.meetings if m.pair_id in pair_ids],
-            missed=[m for m in self.missed if m.pair_id in pair_ids],
-        )
+    def by_year(self) -> dict[int, ReportData]:
+        """The rows split by the year each cycle starts, in one pass over each list (rows of
+        a cycle not in `cycles` belong to no year)."""
+        year_of = {c.cycle_id: c.starts_on.year for c in self.cycles}
+        pair_year = {p.pair_id: year_of.get(p.cycle_id) for p in self.pairs}
+        parts: dict[str, dict[int, list[Any]]] = {
+            name: defaultdict(list) for name in self.__dataclass_fields__
+        }
+        for name in self.__dataclass_fields__:
+            key = pair_year if name in ("meetings", "missed") else year_of
+            attribute = "pair_id" if name in ("meetings", "missed") else "cycle_id"
+            for row in getattr(self, name):
+                year = key.get(getattr(row, attribute))
+                if year is not None:
+                    parts[name][year].append(row)
+        return {
+            year: ReportData(**{name: parts[name][year] for name in parts})
+            for year in sorted(set(year_of.values()))
+        }
 
 
 # --- figures ------------------------------------------------------------------------------
@@ -370,13 +374,8 @@ def build_report(data: ReportData, *, today: date) -> Report:
 
 def build_report_by_year(data: ReportData, *, today: date) -> Report:
     """All the cycles together, with `years`: one report per year of the cycles' start."""
-    years: dict[int, list[UUID]] = defaultdict(list)
-    for cycle in data.cycles:
-        years[cycle.starts_on.year].append(cycle.cycle_id)
     total = build_report(data, today=today)
-    per_year = {
-        str(y): build_report(data.only(ids), today=today) for y, ids in sorted(years.items())
-    }
+    per_year = {str(y): build_report(part, today=today) for y, part in data.by_year().items()}
     return Report(**{**total.__dict__, "years": per_year})
 
 

@@ -90,6 +90,11 @@ async def export_report(
     else:
         content = exports.research_csv(data, today)
         filename = f"womento-research-{today.isoformat()}.csv"
+    return file_reply(content, filename, query.format)
+
+
+def file_reply(content: bytes, filename: str, fmt: str) -> dict[str, Any]:
+    """The reply carrying a file, or `too_large` when it would not fit in a NATS message."""
     if len(content) > MAX_FILE_BYTES:
         raise CommandRejected(
             "too_large",
@@ -99,7 +104,7 @@ async def export_report(
         )
     return {
         "filename": filename,
-        "content_type": CONTENT_TYPES[query.format],
+        "content_type": CONTENT_TYPES[fmt],
         "content_base64": base64.b64encode(content).decode(),
         "size": len(content),
     }
