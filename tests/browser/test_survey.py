@@ -5,6 +5,7 @@ survey page passes axe, with and without errors. Real intake and feedback, moved
 from __future__ import annotations
 
 import asyncio
+import re
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -17,7 +18,7 @@ from shared.db import asyncpg_dsn
 from tests.browser.a11y import serious_violations
 from tests.conftest import eventually
 from tests.e2e.test_surveys import accepted_mentees, token_of
-from tests.helpers import count
+from tests.helpers import COORDINATOR_PASSWORD, add_coordinator, count, open_cycle
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 HELSINKI = ZoneInfo("Europe/Helsinki")
@@ -86,5 +87,57 @@ async def test_she_answers_her_survey_in_finnish(page: Page, stack, tmp_path) ->
         assert '"finnish_at_work": 3' in answers and "Kiitos" not in answers
         await page.goto(f"{base}/survey/{token_of(mail)}")  # the link again, later
         await expect(page.get_by_role("status")).to_contain_text("Olet jo vastannut")
+    finally:
+        await conn.close()
+
+
+async def test_a_coordinator_edits_a_programme_s_survey(page: Page, stack) -> None:
+    await asyncio.to_thread(lambda: stack.start("intake", "feedback"))
+    conn = await asyncpg.connect(asyncpg_dsn(stack.database_url))
+    try:
+        org, cycle_id = await open_cycle(stack.database_url)
+        email = await add_coordinator(stack.database_url, org)
+
+        async def surveys_made() -> bool:
+            return await count(conn, "feedback.surveys", "cycle_id = $1", cycle_id) > 0
+
+        await eventually(surveys_made)
+        base = stack["intake"].base_url
+        await page.goto(f"{base}/login?lang=fi")
+        await page.get_by_label("Sähköpostiosoite").fill(email)
+        await page.get_by_label("Salasana").fill(COORDINATOR_PASSWORD)
+        await page.get_by_role("button", name="Kirjaudu").click()
+        await expect(page.get_by_role("heading", level=1)).to_have_text("Maria Virtanen")
+        await page.get_by_role("link", name=re.compile(r"^Kyselyt\s*:\s*Career mentoring$")).click()
+        await expect(page.get_by_role("heading", level=1)).to_have_text(
+            "Kyselyt – Career mentoring"
+        )
+        await expect(
+            page.get_by_text("Kuinka luottavainen olet työnhaussasi?").first
+        ).to_be_visible()
+        assert await serious_violations(page, "survey templates") == ""
+
+        await page.get_by_role(
+            "link", name=re.compile("Muokkaa kysymyksiä.*Väliarviointi, Mentorit")
+        ).click()
+        await expect(page.get_by_role("heading", level=1)).to_have_text("Väliarviointi: Mentorit")
+        assert await serious_violations(page, "survey template form") == ""
+        new = page.locator("fieldset.question-row").nth(3)  # the first blank block
+        await new.get_by_label("Tunniste").fill("would_mentor_again")
+        await new.get_by_label("Kysymys suomeksi").fill("Toimisitko mentorina uudelleen?")
+        await new.get_by_label("Tyyppi").select_option("single")
+        await page.get_by_role("button", name="Tallenna uusi versio").click()
+        await expect(page.get_by_role("alert")).to_have_text("Tarkista merkityt kohdat.")
+        await expect(page.locator("#q-3-label_en-error")).to_contain_text("sekä suomeksi että")
+        assert await serious_violations(page, "survey template form with an error") == ""
+        assert await count(conn, "feedback.survey_templates") == 0
+
+        new = page.locator("fieldset.question-row").nth(3)
+        await new.get_by_label("Kysymys englanniksi").fill("Would you mentor again?")
+        await new.get_by_label("Vaihtoehdot").fill("yes | Kyllä | Yes\nno | En | No")
+        await page.get_by_role("button", name="Tallenna uusi versio").click()
+        await expect(page.get_by_role("status")).to_contain_text("Tallennettu versio 2")
+        await expect(page.get_by_text("Toimisitko mentorina uudelleen?")).to_be_visible()
+        assert await count(conn, "feedback.survey_templates") == 1
     finally:
         await conn.close()
