@@ -475,7 +475,9 @@ SurveyAnswer = int | str | list[str]
 
 
 class GetSurveyTemplates(FeedbackCommand):
-    """The programme's survey templates in force, per kind and role (a query)."""
+    """The programme's survey templates in force, per kind and role (a query, not kept)."""
+
+    remember_reply: ClassVar[bool] = False
 
     programme_id: UUID
 
@@ -492,7 +494,10 @@ class SaveSurveyTemplate(FeedbackCommand):
 
 
 class GetSurvey(FeedbackCommand):
-    """One person's invitation: the survey's questions and whether it can be answered now."""
+    """One person's invitation: the survey's questions and whether it can be answered now
+    (a query on every page view: not kept in the inbox)."""
+
+    remember_reply: ClassVar[bool] = False
 
     invitation_id: UUID
     person_id: UUID
