@@ -47,6 +47,7 @@ async def on_applicant_accepted(
     """A participant of the cycle: her invitations to her role's surveys are planned."""
     await survey_service.add_participant(
         session,
+        application_id=event.application_id,
         person_id=event.person_id,
         cycle_id=event.cycle_id,
         organisation_id=envelope.organisationid,
@@ -60,5 +61,10 @@ async def on_application_withdrawn(
 ) -> None:
     """She left: her unanswered invitations are cancelled (no more mail, no answers taken)."""
     await survey_service.withdraw(
-        session, person_id=event.person_id, cycle_id=event.cycle_id, now=envelope.time
+        session,
+        application_id=event.application_id,
+        person_id=event.person_id,
+        cycle_id=event.cycle_id,
+        organisation_id=envelope.organisationid,
+        now=envelope.time,
     )

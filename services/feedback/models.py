@@ -3,7 +3,7 @@
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import UUID
 
-from services.feedback.survey_tables import add_survey_tables
+from services.feedback.survey_tables import add_survey_tables, add_withdrawals_table
 from shared.db import add_messaging_tables
 from shared.pairs import add_pairs_table
 
@@ -38,6 +38,7 @@ pairs = add_pairs_table(metadata)
     response_texts,
     survey_jobs,
 ) = add_survey_tables(metadata)
+survey_withdrawals = add_withdrawals_table(metadata)
 
 # --- reports (from scheduling's MeetingHeld / MeetingMissed) -----------------------------
 

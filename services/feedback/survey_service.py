@@ -102,13 +102,20 @@ async def remember_cycle(
 async def add_participant(
     session: AsyncSession,
     *,
+    application_id: UUID,
     person_id: UUID,
     cycle_id: UUID,
     organisation_id: UUID,
     role: str,
     now: datetime,
 ) -> None:
-    """An accepted applicant: invited to her role's surveys of the cycle (if it is known)."""
+    """An accepted applicant: invited to her role's surveys of the cycle (if it is known),
+    unless her application's withdrawal arrived first."""
+    withdrawn_at = await session.scalar(
+        sa.select(m.survey_withdrawals.c.withdrawn_at).where(
+            m.survey_withdrawals.c.application_id == application_id
+        )
+    )
     await session.execute(
         insert(m.participants)
         .values(
@@ -117,10 +124,12 @@ async def add_participant(
             organisation_id=organisation_id,
             role=role,
             accepted_at=now,
+            withdrawn_at=withdrawn_at,
         )
         .on_conflict_do_nothing()
     )
-    await plan_invitations(session, cycle_id, now, person_id=person_id)
+    if withdrawn_at is None:
+        await plan_invitations(session, cycle_id, now, person_id=person_id)
 
 
 async def plan_invitations(
@@ -180,9 +189,29 @@ async def add_job(
     )
 
 
-async def withdraw(session: AsyncSession, *, person_id: UUID, cycle_id: UUID, now: datetime) -> int:
-    """She left the cycle: her unanswered invitations are cancelled and their jobs dropped.
-    Returns how many invitations were cancelled."""
+async def withdraw(
+    session: AsyncSession,
+    *,
+    application_id: UUID,
+    person_id: UUID,
+    cycle_id: UUID,
+    organisation_id: UUID,
+    now: datetime,
+) -> int:
+    """She left the cycle: her unanswered invitations are cancelled and their jobs dropped;
+    the withdrawal is kept for an acceptance that may be consumed after it. Returns how many
+    invitations were cancelled."""
+    await session.execute(
+        insert(m.survey_withdrawals)
+        .values(
+            application_id=application_id,
+            person_id=person_id,
+            cycle_id=cycle_id,
+            organisation_id=organisation_id,
+            withdrawn_at=now,
+        )
+        .on_conflict_do_nothing()
+    )
     known = await session.scalar(
         m.participants.update()
         .where(

@@ -166,3 +166,18 @@ def add_survey_tables(metadata: sa.MetaData) -> SurveyTables:
         response_texts,
         survey_jobs,
     )
+
+
+def add_withdrawals_table(metadata: sa.MetaData) -> sa.Table:
+    """Withdrawn applications (`ApplicationWithdrawn`), kept so that an acceptance consumed
+    after its withdrawal (separate consumers) invites nobody. Migration 0003b."""
+    return sa.Table(
+        "survey_withdrawals",
+        metadata,
+        _uuid("application_id", primary_key=True),
+        _uuid("person_id", nullable=False),
+        _uuid("cycle_id", nullable=False),
+        _uuid("organisation_id", nullable=False),
+        _at("withdrawn_at", nullable=False),
+        comment="withdrawn applications, whichever of acceptance and withdrawal comes first",
+    )

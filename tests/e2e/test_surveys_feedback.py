@@ -433,6 +433,29 @@ async def test_templates_versioned_and_unopened_surveys_take_the_new_version(sim
     assert "employment_status" in snapshot
 
 
+async def test_a_withdrawal_consumed_before_the_acceptance_invites_nobody(sim: Sim, db) -> None:
+    await sim.open_cycle()
+    application, person = uuid4(), uuid4()
+    await sim.publish(
+        ApplicationWithdrawn(application_id=application, person_id=person, cycle_id=sim.cycle)
+    )
+    await eventually(lambda: count(db, "feedback.survey_withdrawals", "person_id = $1", person))
+    await sim.publish(
+        ApplicantAccepted(
+            application_id=application,
+            person_id=person,
+            cycle_id=sim.cycle,
+            profile=MatchingProfile(role=Role.MENTEE, isco_code="2142", education_level=7),
+        )
+    )
+    await eventually(lambda: count(db, "feedback.participants", "person_id = $1", person))
+    assert await count(db, "feedback.participants", "withdrawn_at IS NOT NULL") == 1
+    assert await count(db, "feedback.invitations", "person_id = $1", person) == 0
+    # Someone else accepted in the same cycle is invited as usual.
+    other = await sim.accept()
+    assert await count(db, "feedback.invitations", "person_id = $1", other) == 4
+
+
 async def test_restart_between_due_and_firing_fires_once(sim: Sim, db) -> None:
     await sim.open_cycle()
     person = await sim.accept()
