@@ -49,6 +49,8 @@ LABELS: dict[str, dict[str, str]] = {
         "chart.scores.desc": "Keskiarvot asteikolla 1-5: {items}.",
         "chart.rates": "Vastausprosentit kyselyittäin",
         "chart.rates.desc": "Vastanneet / kutsutut: {items}.",
+        "chart.years": "Tulokset vuosittain (osuus mentoroitavista, joilla tulos)",
+        "chart.years.desc": "Tulokset vuosittain: {items}.",
         "chart.empty": "Ei vielä lukuja",
         "n": "n",
     },
@@ -80,6 +82,8 @@ LABELS: dict[str, dict[str, str]] = {
         "chart.scores.desc": "Means on a 1-5 scale: {items}.",
         "chart.rates": "Response rates per survey",
         "chart.rates.desc": "Answered / invited: {items}.",
+        "chart.years": "Outcomes by year (share of the mentees with an outcome)",
+        "chart.years.desc": "Outcomes by year: {items}.",
         "chart.empty": "No figures yet",
         "n": "n",
     },
@@ -193,34 +197,56 @@ def outcome_chart(report: Report, lang: str, chart_id: str = "outcomes") -> str:
     )
 
 
-def scores_chart(report: Report, lang: str, role: str = "mentee", chart_id: str = "scores") -> str:
-    """Paired bars per Likert question: baseline (light blue), end (dark blue) and follow-up
-    (white, hatched) means on the 1-5 scale, each with its n."""
-    style = {
-        "baseline": (SKY, False),
-        "end": (DARK_BLUE, False),
-        "follow_up": ("#FFFFFF", True),
-    }
+Style = dict[str, tuple[str, bool]]
+"""Series key -> (fill colour, hatched)."""
+
+
+def _grouped(
+    chart_id: str,
+    title: str,
+    desc: str,
+    legend: list[tuple[str, str, bool]],
+    groups: list[tuple[str, list[Bar]]],
+    scale_max: float,
+    empty: str,
+) -> str:
+    """A legend, then per group its heading and its bars."""
     body: list[str] = []
-    items: list[str] = []
-    y = float(TOP + 24)
     legend_x = 0
-    for kind, (colour, hatched) in style.items():
+    for words, colour, hatched in legend:
         body.append(
             f'<rect x="{legend_x}" y="{TOP - 8}" width="14" height="14" fill="{colour}" '
             f'stroke="{TEXT}" stroke-width="0.5"/>'
             + (_hatch(legend_x, TOP - 8, 14, 14) if hatched else "")
-            + f'<text x="{legend_x + 20}" y="{TOP + 4}" fill="{TEXT}">'
-            f"{escape(label(f'kind.{kind}', lang))}</text>"
+            + f'<text x="{legend_x + 20}" y="{TOP + 4}" fill="{TEXT}">{escape(words)}</text>'
         )
-        legend_x += 170
-    rows = [s for s in report.scores if s.role == role]
-    for row in rows:
-        question = label(f"question.{row.question}", lang)
+        legend_x += 20 + 8 * len(words) + 24
+    y = float(TOP + 24)
+    for heading, bars in groups:
         body.append(
-            f'<text x="0" y="{y + 14}" font-weight="bold" fill="{TEXT}">{escape(question)}</text>'
+            f'<text x="0" y="{y + 14}" font-weight="bold" fill="{TEXT}">{escape(heading)}</text>'
         )
         y += 22
+        body += _bars(chart_id, bars, y, scale_max)
+        y += len(bars) * (BAR_H + GAP) + 6
+    if not groups:
+        body.append(f'<text x="0" y="{y + 14}" fill="{TEXT}">{escape(empty)}</text>')
+        y += 24
+    return _svg(chart_id, title, desc, int(y + 10), body)
+
+
+def scores_chart(report: Report, lang: str, role: str = "mentee", chart_id: str = "scores") -> str:
+    """Paired bars per Likert question: baseline (light blue), end (dark blue) and follow-up
+    (white, hatched) means on the 1-5 scale, each with its n."""
+    style: Style = {
+        "baseline": (SKY, False),
+        "end": (DARK_BLUE, False),
+        "follow_up": ("#FFFFFF", True),
+    }
+    items: list[str] = []
+    groups: list[tuple[str, list[Bar]]] = []
+    for row in (s for s in report.scores if s.role == role):
+        question = label(f"question.{row.question}", lang)
         bars = []
         for kind, (colour, hatched) in style.items():
             mean = row.by_kind.get(kind)
@@ -229,15 +255,52 @@ def scores_chart(report: Report, lang: str, role: str = "mentee", chart_id: str 
             text = f"{decimal(mean.mean, lang)} ({label('n', lang)}={mean.n})"
             bars.append(Bar(label(f"kind.{kind}", lang), mean.mean or 0, text, colour, hatched))
             items.append(f"{question}, {label(f'kind.{kind}', lang)} {text}")
-        body += _bars(chart_id, bars, y, 5)
-        y += len(bars) * (BAR_H + GAP) + 6
-    if not rows:
-        body.append(f'<text x="0" y="{y + 14}" fill="{TEXT}">{label("chart.empty", lang)}</text>')
-        y += 24
-    desc = label("chart.scores.desc", lang).format(
-        items="; ".join(items) or label("chart.empty", lang)
+        groups.append((question, bars))
+    empty = label("chart.empty", lang)
+    return _grouped(
+        chart_id,
+        label("chart.scores", lang),
+        label("chart.scores.desc", lang).format(items="; ".join(items) or empty),
+        [(label(f"kind.{k}", lang), c, h) for k, (c, h) in style.items()],
+        groups,
+        5,
+        empty,
     )
-    return _svg(chart_id, label("chart.scores", lang), desc, int(y + 10), body)
+
+
+YEAR_GROUPS: Style = {
+    "work_in_own_field": (DARK_BLUE, False),
+    "step_forward": (ORANGE, False),
+    "confidence": ("#FFFFFF", True),
+}
+
+
+def years_chart(report: Report, lang: str, chart_id: str = "years") -> str:
+    """Per year, Womento's three groups of outcomes: mentees and their share of those with an
+    outcome (dark blue, orange, white hatched)."""
+    items: list[str] = []
+    groups: list[tuple[str, list[Bar]]] = []
+    for year, figures in report.years.items():
+        bars = []
+        for group, (colour, hatched) in YEAR_GROUPS.items():
+            n = figures.outcome_groups.get(group, 0)
+            whole = figures.with_outcome
+            text = f"{n} ({percent(n / whole if whole else None, lang)})"
+            bars.append(
+                Bar(label(f"group.{group}", lang), n / whole if whole else 0, text, colour, hatched)
+            )
+            items.append(f"{year}, {label(f'group.{group}', lang)} {text}")
+        groups.append((year, bars))
+    empty = label("chart.empty", lang)
+    return _grouped(
+        chart_id,
+        label("chart.years", lang),
+        label("chart.years.desc", lang).format(items="; ".join(items) or empty),
+        [(label(f"group.{g}", lang), c, h) for g, (c, h) in YEAR_GROUPS.items()],
+        groups,
+        1,
+        empty,
+    )
 
 
 def rates_chart(report: Report, lang: str, chart_id: str = "rates") -> str:
@@ -263,9 +326,13 @@ def rates_chart(report: Report, lang: str, chart_id: str = "rates") -> str:
 
 
 def all_charts(report: Report, lang: str, prefix: str = "") -> dict[str, str]:
-    """The three charts of a report, with ids unique on a page when `prefix` differs."""
-    return {
+    """The charts of a report (and `years` across years), with ids unique on a page when
+    `prefix` differs."""
+    charts = {
         "outcomes": outcome_chart(report, lang, f"{prefix}outcomes"),
         "scores": scores_chart(report, lang, chart_id=f"{prefix}scores"),
         "rates": rates_chart(report, lang, f"{prefix}rates"),
     }
+    if report.years:
+        charts["years"] = years_chart(report, lang, f"{prefix}years")
+    return charts

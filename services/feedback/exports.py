@@ -415,7 +415,10 @@ def report_pdf(report: Report, lang: str, title: str, generated: date) -> bytes:
         [(name, _number(value, fmt, lang)) for name, value, fmt in meeting_rows(report, lang)],
     )
     if report.years:
+        pdf.add_page()
         _heading(pdf, text("years", lang))
+        pdf.image(_for_pdf(charts["years"]), w=pdf.epw)
+        pdf.ln(3)
         keys = ["applicants.mentee", "pairs_formed", "pairs_completed", "with_outcome"]
         _table(
             pdf,

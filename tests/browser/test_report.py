@@ -85,5 +85,10 @@ async def test_coordinator_reads_the_report_and_downloads_the_spreadsheet(
 
     await page.get_by_role("link", name="Reports across years").click()
     await expect(page.locator('#year-table tr[data-year="2031"] th')).to_have_text("2031")
-    await expect(page.locator("svg[role=img]")).to_have_count(3)
+    await expect(page.locator("svg[role=img]")).to_have_count(4)  # and outcomes by year
+    await expect(
+        page.get_by_role("img", name="Outcomes by year", exact=False).locator(
+            "text", has_text="2 (50%)"
+        )
+    ).to_have_count(1)
     assert await serious_violations(page, "reports across years") == ""

@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import re
+from datetime import date
+from uuid import uuid4
 from xml.etree import ElementTree
 
 import pytest
 
-from services.feedback.charts import LABELS, all_charts, outcome_chart, rates_chart, scores_chart
-from services.feedback.report import ReportData, build_report
-from tests.unit.test_report_sample import CYCLE, TODAY, sample_report
+from services.feedback.charts import (
+    LABELS,
+    all_charts,
+    outcome_chart,
+    rates_chart,
+    scores_chart,
+    years_chart,
+)
+from services.feedback.report import CycleRow, ReportData, build_report, build_report_by_year
+from tests.unit.test_report_sample import CYCLE, TODAY, sample_data, sample_report
 
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -91,3 +100,24 @@ def test_labels_are_complete_in_both_languages_and_pdf_safe() -> None:
     for lang in ("fi", "en"):
         for words in LABELS[lang].values():
             words.encode("latin-1")  # the PDF's core font
+
+
+def test_years_chart_shows_womentos_groups_per_year() -> None:
+    later = CycleRow(uuid4(), date(2031, 3, 1), date(2031, 10, 31))
+    one, two = sample_data(), sample_data(later)
+    data = ReportData(
+        cycles=[*one.cycles, *two.cycles],
+        participants=[*one.participants, *two.participants],
+        outcomes=[*one.outcomes, *two.outcomes[:3]],  # 2031: three in own field so far
+    )
+    report = build_report_by_year(data, today=TODAY)
+    charts = all_charts(report, "en")
+    assert "years" in charts and "years" not in all_charts(sample_report(), "en")
+    words = texts(charts["years"])
+    assert "2030" in words and "2031" in words
+    assert words.count("Work in own field") == 3  # legend and one bar per year
+    # 2030: 3 own field, 3 other work / internship / studies, 3 confidence, of 9 with an outcome
+    assert words.count("3 (33%)") == 3
+    assert "3 (100%)" in words and words.count("0 (0%)") == 2  # 2031: 3 of 3 so far
+    finnish = texts(years_chart(report, "fi"))
+    assert "Työ omalla alalla" in finnish and "3 (100 %)" in finnish
