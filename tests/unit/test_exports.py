@@ -213,3 +213,20 @@ def test_suppression_leaves_no_group_smaller_than_five(seed: int) -> None:
                 assert sum(r[column] == value for r in members) >= MIN_GROUP
     for before, after in zip(rows, published, strict=True):  # only ever hidden, never changed
         assert all(after[c] in (before[c], SUPPRESSED) for c in RESEARCH_COLUMNS)
+
+
+def test_pdf_across_years_has_the_year_chart_and_table() -> None:
+    later = CycleRow(uuid4(), date(2031, 3, 1), date(2031, 10, 31))
+    one, two = sample_data(), sample_data(later)
+    data = ReportData(
+        cycles=[*one.cycles, *two.cycles],
+        pairs=[*one.pairs, *two.pairs],
+        participants=[*one.participants, *two.participants],
+        outcomes=[*one.outcomes, *two.outcomes[:4]],
+    )
+    report = build_report_by_year(data, today=TODAY)
+    reader = PdfReader(io.BytesIO(report_pdf(report, "en", "All years", GENERATED)))
+    last = reader.pages[-1].extract_text()
+    assert "Outcomes by year" in last
+    assert "Work in own field 3 (75%)" in last  # 2031: 3 of the 4 with an outcome
+    assert "2031 0 10 0 4" in last  # year, applicants, pairs formed, completed, with outcome
