@@ -11,7 +11,8 @@ service), and a job that fell due while the service was down fires after the res
 - `missed_check`: a planned month that passed without a meeting is marked missed
   (`MeetingMissed`);
 - `reminder`: a `ReminderDue` for each person invited to the group meeting or training who
-  has not declined it; intake e-mails it in her language, once per `reminder_id`.
+  has not declined it and is in a current pair; intake e-mails it in her language, once per
+  `reminder_id`.
 
 A job whose firing fails is retried later with backoff (its `attempts` and `last_error` show
 why), without blocking the jobs behind it.
@@ -218,8 +219,9 @@ async def _missed_check(
 
 
 async def _reminder(session: AsyncSession, job: Any, outbox: Outbox, clock: Clock) -> None:
-    """One `ReminderDue` per invited person who has not declined; nothing if the event is
-    gone or has already started (a reminder fired late after a long outage)."""
+    """One `ReminderDue` per invited person who has not declined and is still in a current
+    pair of the organisation (someone whose mentoring ended early is not reminded); nothing
+    if the event is gone or has already started (a reminder fired late after an outage)."""
     event_kind = job.payload.get("event_kind")
     table = m.group_meetings if event_kind == "group_meeting" else m.trainings
     event = (
@@ -227,11 +229,24 @@ async def _reminder(session: AsyncSession, job: Any, outbox: Outbox, clock: Cloc
     ).one_or_none()
     if event is None or event.starts_at <= clock.now():
         return
-    inv = m.invitations
+    inv, p = m.invitations, m.pairs
+    in_a_current_pair = (
+        sa.select(p.c.mentee_id)
+        .where(p.c.organisation_id == job.organisation_id, p.c.ended_at.is_(None))
+        .union(
+            sa.select(p.c.mentor_id).where(
+                p.c.organisation_id == job.organisation_id, p.c.ended_at.is_(None)
+            )
+        )
+    )
     people = (
         await session.scalars(
             sa.select(inv.c.person_id)
-            .where(inv.c.event_id == job.event_id, inv.c.rsvp.is_distinct_from("no"))
+            .where(
+                inv.c.event_id == job.event_id,
+                inv.c.rsvp.is_distinct_from("no"),
+                inv.c.person_id.in_(in_a_current_pair),
+            )
             .order_by(inv.c.person_id)
         )
     ).all()

@@ -16,10 +16,13 @@ from zoneinfo import ZoneInfo
 from services.intake.web.i18n import text
 from shared.clock import FileClock
 from shared.commands import CreateGroupMeeting, CreateTraining, Rsvp, send
+from shared.events import PairEnded, ReminderDue
 from shared.subjects import stream_name
 from tests.conftest import eventually
 from tests.e2e.test_mail import CYCLE_NAME, SmtpServer, smtp  # noqa: F401 - the fixture
 from tests.e2e.test_portal import form_pair
+from tests.e2e.test_scheduling_cycle import Sim, at
+from tests.e2e.test_scheduling_events import sim  # noqa: F401 - the fixture
 from tests.helpers import consumers_drained, count
 
 HELSINKI = ZoneInfo("Europe/Helsinki")
@@ -161,3 +164,40 @@ async def test_reminders_are_mailed_once_per_person_in_her_language(
     )
     assert group_mail["person_id"] == mentee
     assert await count(db, REMINDERS, TRAINING_MAILS) == 4
+
+
+async def test_reminders_skip_who_declined_or_whose_pair_ended(
+    sim: Sim,  # noqa: F811
+    db,
+) -> None:
+    """On scheduling alone: the `ReminderDue` events it publishes, per person and time."""
+    await sim.open_cycle()
+    staying, leaving = await sim.form_pair(), await sim.form_pair()
+    mentee, mentor = await db.fetchrow(
+        "SELECT mentee_id, mentor_id FROM scheduling.pairs WHERE pair_id = $1", staying
+    )
+    training = await sim.command(
+        CreateTraining(
+            title="Palkkaneuvottelu",
+            starts_at=at(4, 10, 9),
+            ends_at=at(4, 10, 12),
+            place="Caisa",
+            capacity=10,
+        )
+    )
+    assert training["invited"] == 4
+    await sim.command(Rsvp(event_id=UUID(training["id"]), person_id=mentor, answer="no"))
+    await sim.publish(PairEnded(pair_id=leaving, cycle_id=sim.cycle, reason_code="moved_away"))
+    await eventually(lambda: count(db, "scheduling.pairs", "ended_at IS NOT NULL"))
+
+    sim.move_to(at(4, 3, 9, 30))  # past the week-before reminder
+    await sim.caught_up()
+    await eventually(lambda: sim.published_count(ReminderDue, 1), timeout=20)
+    sim.move_to(at(4, 9, 9, 30))  # past the day-before reminder
+    await sim.caught_up()
+    await eventually(lambda: sim.published_count(ReminderDue, 2), timeout=20)
+    reminders = await sim.published(ReminderDue)
+    assert {r["person_id"] for r in reminders} == {str(mentee)}
+    assert len({r["reminder_id"] for r in reminders}) == 2
+    assert all(r["title"] == "Palkkaneuvottelu" and r["place"] == "Caisa" for r in reminders)
+    assert await count(db, "scheduling.jobs", "kind = 'reminder' AND fired_at IS NULL") == 0

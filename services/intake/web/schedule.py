@@ -796,7 +796,7 @@ async def portal_rsvp(
             rt,
             request,
             person.organisation_id,
-            Rsvp(event_id=event_id, person_id=link.person_id, answer=answer),  # type: ignore[arg-type]
+            Rsvp(event_id=event_id, person_id=link.person_id, answer=answer),
         )
     except ServiceUnavailable:
         return _unavailable(request, f"/portal/{token}", lang)
