@@ -302,7 +302,7 @@ class _Pdf(FPDF):
         self.cell(0, 8, str(self.page_no()), align="C")
 
 
-def _table(pdf: FPDF, header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+def _table(pdf: FPDF, header: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
     pdf.set_font("Helvetica", size=9)
     first = 80 if len(header) <= 3 else 60
     rest = (pdf.epw - first) / max(len(header) - 1, 1)

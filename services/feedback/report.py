@@ -424,7 +424,7 @@ async def gather(
         return list((await session.execute(query)).all())
 
     invitations = _table("invitations")
-    invited = []
+    invited: Sequence[Any] = []
     if invitations is not None:
         invited = (
             await session.execute(

@@ -178,7 +178,7 @@ async def export_cycle_report(
         return _not_found(request)
     command = ExportReport(
         cycle_ids=[cycle_id],
-        format=fmt,  # type: ignore[arg-type]
+        format=fmt,
         language=report_language(request),
         title=name[:200],
     )
@@ -194,7 +194,7 @@ async def export_all_reports(
         return _not_found(request)
     command = ExportReport(
         all_years=True,
-        format=fmt,  # type: ignore[arg-type]
+        format=fmt,
         language=report_language(request),
         title=text("reports.years.export_title", report_language(request)),
     )
