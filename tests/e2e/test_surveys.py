@@ -165,6 +165,9 @@ async def test_a_cycle_s_surveys_mailed_answered_reminded_and_closed(cycle: Cycl
         assert "Kuinka luottavainen olet työnhaussasi?" in page.text
         english = await web.get(f"{url}?lang=en")
         assert "How confident do you feel in your job search?" in english.text
+        swedish = await web.get(f"{url}?lang=sv")  # page texts in Swedish, questions in English
+        assert '<html lang="sv">' in swedish.text
+        assert 'lang="en">How confident do you feel in your job search?' in swedish.text
         csrf = csrf_from(page.text)
 
         # Out of range, a missing required answer, an unknown option: refused, nothing stored.
@@ -235,6 +238,14 @@ async def test_a_cycle_s_surveys_mailed_answered_reminded_and_closed(cycle: Cycl
     await cycle.caught_up()
     mid = await cycle.sent("survey_invitation", 2, kind="midway")
     assert {r["person_id"] for r in mid} == {people["fi"], people["en"]}
+
+    # Feedback down: the page says so (503) and nothing is stored.
+    stack["feedback"].stop(20)
+    async with httpx.AsyncClient(base_url=base, timeout=20) as web:
+        url = f"/survey/{token_of(next(r for r in mid if r['person_id'] == people['en']))}"
+        down = await web.get(url)
+        assert down.status_code == 503
+    assert await count(db, "feedback.responses") == 1
 
 
 def form_fields(page: str) -> dict[str, Any]:
