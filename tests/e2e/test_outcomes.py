@@ -402,7 +402,8 @@ async def test_the_outcomes_screen(cohort, stack, db, nc) -> None:
     )
     assert done.status_code == 303
     page = await client.get(done.headers["location"])
-    assert "Outcome saved." in page.text and reason in page.text
+    assert "Outcome saved." in page.text
+    assert f'class="override-reason">{reason} (Maria Virtanen)</dd>' in page.text
     assert 'data-outcome="employed_own_field"' in page.text
     assert "set by a coordinator" in page.text
 

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.intake import models as m
 from services.intake import review
 from services.intake.auth import EDITOR_ROLES, Coordinator, CurrentCoordinator, require_role
+from services.intake.auth.models import coordinators
 from services.intake.web.commands import ask, back_to
 from services.intake.web.csrf import verify_csrf
 from services.intake.web.render import page
@@ -100,6 +101,17 @@ async def _render(
         vault=vault_for(rt.settings.secret_key),
     )
     mentees = sorted(state["mentees"], key=lambda row: names.get(UUID(row["person_id"]), ""))
+    authors = {row["overridden_by"] for row in mentees if row["overridden_by"]}
+    colleagues = dict(
+        (
+            await session.execute(
+                sa.select(coordinators.c.id, coordinators.c.display_name).where(
+                    coordinators.c.organisation_id == coordinator.organisation_id,
+                    coordinators.c.id.in_([UUID(a) for a in authors]),
+                )
+            )
+        ).all()
+    )
     counts: dict[str, int] = {}
     for row in mentees:
         key = row["outcome"] or "none"
@@ -115,6 +127,7 @@ async def _render(
             "counts": counts,
             "outcomes": OUTCOMES,
             "name": lambda person_id: names.get(UUID(person_id), "?"),
+            "author": lambda coordinator_id: colleagues.get(UUID(coordinator_id), ""),
             "can_edit": coordinator.role in EDITOR_ROLES,
             "today": rt.clock.now().date().isoformat(),
             "errors": errors or {},
