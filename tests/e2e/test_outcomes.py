@@ -121,6 +121,7 @@ async def answer(
     await nc.jetstream().publish(
         event.subject(), envelope.to_bytes(), headers={"Nats-Msg-Id": str(envelope.id)}
     )
+    cohort["last_published"] = envelope
     return response_id
 
 
@@ -155,6 +156,13 @@ async def test_surveys_derive_outcomes_once_and_a_coordinator_overrides_with_rea
         {"employment_status": "still_seeking", "confidence_job_search": 3},
     )
     await eventually(lambda: _is(db, outcome_of, "confidence_no_change", amina))
+    # the same event delivered again (past JetStream's de-duplication) changes nothing
+    again = cohort["last_published"]
+    await nc.jetstream().publish(
+        again.nats_subject,
+        again.to_bytes(),
+        headers={"Nats-Msg-Id": f"redelivered-{again.id}"},
+    )
     row = await db.fetchrow("SELECT * FROM feedback.outcomes WHERE person_id = $1", amina)
     assert row["derived_from_response_id"] == end and row["override_outcome"] is None
 
