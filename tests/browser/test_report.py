@@ -92,3 +92,11 @@ async def test_coordinator_reads_the_report_and_downloads_the_spreadsheet(
         )
     ).to_have_count(1)
     assert await serious_violations(page, "reports across years") == ""
+
+    # feedback goes down: the download button leads to a page saying so, not a broken file
+    await asyncio.to_thread(lambda: stack["feedback"].stop(20))
+    await page.get_by_role("link", name="PDF for the funder").click()
+    await expect(page.get_by_role("heading", level=1)).to_have_text(
+        "Reports are not available right now"
+    )
+    await expect(page.get_by_role("alert")).to_contain_text("feedback service is not answering")
