@@ -147,11 +147,15 @@ async def cycle_dates(
 async def ensure_planned(
     session: AsyncSession, organisation_id: UUID, cycle_id: UUID, now: datetime
 ) -> int:
-    """Plan the missing interviews of the cycle's active mentees; how many were added."""
+    """Plan the interviews of the cycle's active mentees who have none yet (a moved or
+    recorded one is never planned again); how many were added."""
     dates = await cycle_dates(session, organisation_id, cycle_id)
     if dates is None:
         return 0
-    p = m.participants
+    p, i = m.participants, m.interviews
+    planned_already = sa.exists().where(
+        i.c.cycle_id == p.c.cycle_id, i.c.person_id == p.c.person_id
+    )
     mentees = (
         await session.scalars(
             sa.select(p.c.person_id).where(
@@ -159,6 +163,7 @@ async def ensure_planned(
                 p.c.organisation_id == organisation_id,
                 p.c.role == "mentee",
                 p.c.withdrawn_at.is_(None),
+                ~planned_already,
             )
         )
     ).all()

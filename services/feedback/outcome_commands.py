@@ -292,12 +292,19 @@ async def get_outcomes(
     notes = await interviews.decrypted_notes(
         session, interviews.vault_of(ctx), list(interview_rows)
     )
+    by_person: dict[UUID, list[Any]] = {}
+    for row in interview_rows:
+        by_person.setdefault(row.person_id, []).append(row)
     people = sorted(set(mentees) | set(outcomes), key=str)
     return {
         "cycle": {"starts_on": dates.starts_on.isoformat(), "ends_on": dates.ends_on.isoformat()},
         "mentees": [
             _mentee(
-                person_id, mentees.get(person_id), outcomes.get(person_id), interview_rows, notes
+                person_id,
+                mentees.get(person_id),
+                outcomes.get(person_id),
+                by_person.get(person_id, []),
+                notes,
             )
             for person_id in people
         ],
@@ -308,7 +315,7 @@ def _mentee(
     person_id: UUID,
     withdrawn_at: datetime | None,
     outcome: Any,
-    interview_rows: list[Any] | Any,
+    her_interviews: list[Any],
     notes: dict[UUID, str | None],
 ) -> dict[str, Any]:
     def text(value: Any) -> str | None:
@@ -333,8 +340,7 @@ def _mentee(
                 "notes": notes.get(row.interview_id),
                 "updated_at": row.updated_at.isoformat(),
             }
-            for row in interview_rows
-            if row.person_id == person_id
+            for row in her_interviews
         ],
     }
 
