@@ -493,6 +493,15 @@ class SaveSurveyTemplate(FeedbackCommand):
     updated_by: str = Field(min_length=1, max_length=100)
 
 
+class CheckSurveyTemplate(FeedbackCommand):
+    """Every problem of a question list, without saving (a query): `{"problems": [{field,
+    code, message}]}`, so that a form can show them all at once."""
+
+    remember_reply: ClassVar[bool] = False
+
+    questions: list[dict[str, Any]]
+
+
 class GetSurvey(FeedbackCommand):
     """One person's invitation: the survey's questions and whether it can be answered now
     (a query on every page view: not kept in the inbox)."""

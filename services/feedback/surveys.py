@@ -17,6 +17,7 @@ from services.feedback import models as m
 from services.feedback import survey_domain as domain
 from services.feedback import survey_service
 from shared.commands import (
+    CheckSurveyTemplate,
     CommandContext,
     CommandEnvelope,
     CommandRejected,
@@ -63,6 +64,19 @@ async def get_survey_templates(
                 }
             )
     return {"programme_id": str(command.programme_id), "templates": templates}
+
+
+async def check_survey_template(
+    session: AsyncSession,
+    command: CheckSurveyTemplate,
+    envelope: CommandEnvelope,
+    ctx: CommandContext,
+) -> dict[str, Any]:
+    """Every problem of the question list (the same check `SaveSurveyTemplate` applies)."""
+    problems = domain.check_questions(command.questions)
+    return {
+        "problems": [{"field": p.field, "code": p.code, "message": p.message} for p in problems]
+    }
 
 
 async def save_survey_template(
@@ -273,6 +287,7 @@ async def _person_key(
 
 ROUTES = [
     CommandRoute(GetSurveyTemplates, get_survey_templates),
+    CommandRoute(CheckSurveyTemplate, check_survey_template),
     CommandRoute(SaveSurveyTemplate, save_survey_template),
     CommandRoute(GetSurvey, get_survey),
     CommandRoute(SubmitSurveyResponse, submit_survey_response),

@@ -301,6 +301,11 @@ async def test_coordinator_edits_a_template_and_unopened_surveys_take_it(cycle: 
             f"q-{new}-label_en": "",
             f"q-{new}-required": "yes",
         }
+        # Two problems at once (no English text; a key used twice): both shown, each in place.
+        twice = fields | {"q-1-key": "confidence_job_search"}
+        two = await client.post(f"{screen}/midway/mentee", data=twice)
+        assert two.status_code == 422
+        assert 'id="q-1-key-error"' in two.text and f'id="q-{new}-label_en-error"' in two.text
         missing_en = await client.post(f"{screen}/midway/mentee", data=fields)
         assert missing_en.status_code == 422
         assert "Kirjoita teksti sekä suomeksi että englanniksi." in missing_en.text

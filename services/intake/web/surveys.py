@@ -29,6 +29,7 @@ from services.intake.web.csrf import verify_csrf
 from services.intake.web.i18n import LANGUAGES, text, translator
 from services.intake.web.render import page
 from shared.commands import (
+    CheckSurveyTemplate,
     CommandRejected,
     GetSurvey,
     GetSurveyTemplates,
@@ -497,6 +498,22 @@ async def save_template(
     version = int(str(form.get("version") or "0") or 0)
     if errors:
         context = _edit_context(programme, kind, role, rows, errors, version)
+        return page(request, "surveys/template_form.html", context, status=422)
+    try:
+        checked = await ask(
+            rt, request, coordinator.organisation_id, CheckSurveyTemplate(questions=questions)
+        )
+    except ServiceUnavailable:
+        return _unavailable(request, _screen(programme_id))
+    if checked["problems"]:
+        form_error: str | None = None
+        for problem in checked["problems"]:
+            spot = _error_spot(problem["field"], origin)
+            if spot is None:
+                form_error = form_error or problem["code"]
+            else:
+                errors.setdefault(spot, problem["code"])
+        context = _edit_context(programme, kind, role, rows, errors, version, form_error)
         return page(request, "surveys/template_form.html", context, status=422)
     try:
         saved = await ask(
