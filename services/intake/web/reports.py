@@ -9,11 +9,11 @@ their own and no names. When feedback is down the pages say so (503).
 from __future__ import annotations
 
 import base64
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from services.intake import models as m
@@ -188,15 +188,22 @@ async def export_cycle_report(
 
 @router.get("/reports/export/{fmt}")
 async def export_all_reports(
-    request: Request, fmt: str, coordinator: CurrentCoordinator, rt: RuntimeDep
+    request: Request,
+    fmt: str,
+    coordinator: CurrentCoordinator,
+    rt: RuntimeDep,
+    year: Annotated[int | None, Query(ge=2000, le=2100)] = None,
 ) -> Response:
+    """All years' files, or one year's (`?year=`): the cycles starting that year."""
     if fmt not in FORMATS:
         return _not_found(request)
+    lang = report_language(request)
     command = ExportReport(
-        all_years=True,
+        all_years=year is None,
+        year=year,
         format=fmt,
-        language=report_language(request),
-        title=text("reports.years.export_title", report_language(request)),
+        language=lang,
+        title=str(year) if year else text("reports.years.export_title", lang),
     )
     return await _download(
         request, rt, coordinator.organisation_id, command, "/coordinator/reports"
