@@ -375,6 +375,7 @@ async def test_the_outcomes_screen(cohort, stack, db, nc) -> None:
     screen = f"/coordinator/cycles/{cohort['cycle']}/outcomes"
     queue = (await client.get(f"/coordinator/cycles/{cohort['cycle']}?lang=en")).text
     assert screen in queue
+    assert screen in (await client.get("/coordinator?lang=en")).text
 
     page = await client.get(screen)
     assert page.status_code == 200
