@@ -252,8 +252,29 @@ async def test_surveys_derive_outcomes_once_and_a_coordinator_overrides_with_rea
     assert [(e["outcome"], e["source"]) for e in await recorded(db)][2:] == [
         ("employed_own_field", "survey")
     ]
+    # Olena answered no survey: a coordinator's outcome, then cleared, leaves her with none
+    # (no event can say "none"; the table does)
+    olena = cohort["ids"]["Olena"]
+    set_ = await command(
+        OverrideOutcome(
+            person_id=olena,
+            cycle_id=cohort["cycle"],
+            outcome=Outcome.FURTHER_EDUCATION,
+            reason="Aloitti maisteriopinnot (kertoi puhelimessa).",
+            coordinator_id=coordinator,
+        )
+    )
+    assert set_ == {"outcome": "further_education", "changed": True}
+    cleared = await command(
+        ClearOutcomeOverride(person_id=olena, cycle_id=cohort["cycle"], coordinator_id=coordinator)
+    )
+    assert cleared == {"outcome": None, "changed": False}
+    assert await db.fetchval(outcome_of, olena) is None
+    assert [(e["outcome"], e["source"]) for e in await recorded(db)][3:] == [
+        ("further_education", "coordinator")
+    ]
     # every event reached the stream
-    await eventually(lambda: _published(nc, 3))
+    await eventually(lambda: _published(nc, 4))
 
 
 async def _published(nc, expected: int) -> bool:
