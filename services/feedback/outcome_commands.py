@@ -292,6 +292,16 @@ async def get_outcomes(
     notes = await interviews.decrypted_notes(
         session, interviews.vault_of(ctx), list(interview_rows)
     )
+    deciding = [row.derived_from_response_id for row in outcomes.values()]
+    kinds = dict(
+        (
+            await session.execute(
+                sa.select(m.responses.c.response_id, m.responses.c.kind).where(
+                    m.responses.c.response_id.in_([r for r in deciding if r is not None])
+                )
+            )
+        ).all()
+    )
     by_person: dict[UUID, list[Any]] = {}
     for row in interview_rows:
         by_person.setdefault(row.person_id, []).append(row)
@@ -305,6 +315,7 @@ async def get_outcomes(
                 outcomes.get(person_id),
                 by_person.get(person_id, []),
                 notes,
+                kinds,
             )
             for person_id in people
         ],
@@ -317,6 +328,7 @@ def _mentee(
     outcome: Any,
     her_interviews: list[Any],
     notes: dict[UUID, str | None],
+    kinds: dict[UUID, str],
 ) -> dict[str, Any]:
     def text(value: Any) -> str | None:
         return str(value) if value is not None else None
@@ -327,6 +339,7 @@ def _mentee(
         "outcome": outcome.outcome if outcome else None,
         "derived_outcome": outcome.derived_outcome if outcome else None,
         "derived_from_response_id": text(outcome.derived_from_response_id) if outcome else None,
+        "derived_from_kind": kinds.get(outcome.derived_from_response_id) if outcome else None,
         "override_outcome": outcome.override_outcome if outcome else None,
         "override_reason": outcome.override_reason if outcome else None,
         "overridden_by": text(outcome.overridden_by) if outcome else None,

@@ -347,6 +347,7 @@ async def test_a_whole_cycle_from_invitations_to_outcomes_and_the_report(run: Ru
     page = await client.get(f"{screen}?lang=en")
     await client.aclose()
     assert "Olena Esimerkki" in page.text and "set by a coordinator" in page.text
+    assert "Employed in her own field (follow-up survey six months later)" in page.text
     events = await run.published(5)
     assert events[-1] == ("Olena", "employed_other_field", "coordinator")
 

@@ -403,6 +403,7 @@ async def test_the_outcomes_screen(cohort, stack, db, nc) -> None:
     assert "Amina Testinen" in page.text and "Olena Testinen" in page.text
     assert "Liisa" not in page.text  # mentors have no outcomes
     assert "Employed in another field" in page.text and "from her surveys" in page.text
+    assert "Employed in another field (end-of-cycle survey)" in page.text
 
     # no reason: refused next to the field, nothing stored
     token = csrf_from(page.text)
