@@ -17,12 +17,15 @@ from __future__ import annotations
 import asyncio
 import random
 import sys
+from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from uuid import UUID, uuid4
 from zoneinfo import ZoneInfo
 
+import nats
 import sqlalchemy as sa
+from nats.js import JetStreamContext
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.feedback import interviews
@@ -31,8 +34,15 @@ from services.feedback.app import DEFINITION
 from services.feedback.outcomes import Answers, derive_outcome
 from shared.crypto import vault_for
 from shared.db import make_engine, make_sessionmaker, migrate
-from shared.events import Outcome, SurveyKind
+from shared.events import (
+    ApplicantAccepted,
+    ApplicationReceived,
+    CycleOpened,
+    Outcome,
+    SurveyKind,
+)
 from shared.settings import Settings
+from shared.subjects import durable_name, stream_name
 
 DEMO_ORGANISATION = UUID("00000000-0000-4000-8000-000000000001")
 DEMO_PAST_CYCLE = UUID("00000000-0000-4000-8000-000000000004")
@@ -145,11 +155,26 @@ def mentee_story(rng: random.Random, target: Outcome, closing: tuple[bool, bool]
     return story
 
 
+INTAKE_EVENTS = (CycleOpened, ApplicationReceived, ApplicantAccepted)
+
+
+async def intake_events_applied(js: JetStreamContext) -> bool:
+    """Feedback's consumers of intake's events have nothing pending or unacknowledged."""
+    for event in INTAKE_EVENTS:
+        info = await js.consumer_info(stream_name("intake"), durable_name("feedback", event))
+        if info.num_pending or info.num_ack_pending:
+            return False
+    return True
+
+
 async def wait_for_cycle(
-    sessions: async_sessionmaker[AsyncSession], wait_seconds: float = 180.0
+    sessions: async_sessionmaker[AsyncSession],
+    applied: Callable[[], Awaitable[bool]],
+    wait_seconds: float = 180.0,
 ) -> None:
     """Until intake's events about the past cycle have reached feedback: the cycle, its
-    surveys, and applicants and participants whose numbers stay put for three seconds."""
+    surveys, and applicants and participants whose numbers stay put for three seconds while
+    feedback's consumers of those events have nothing left to apply."""
     loop = asyncio.get_running_loop()
     deadline, last, steady = loop.time() + wait_seconds, None, 0
     while loop.time() < deadline:
@@ -162,7 +187,7 @@ async def wait_for_cycle(
                     for table in (m.cycles, m.surveys, m.applications, m.participants)
                 ]
             )
-        steady = steady + 1 if counts == last and all(counts) else 0
+        steady = steady + 1 if counts == last and all(counts) and await applied() else 0
         if steady >= 3:
             return
         last = counts
@@ -391,11 +416,13 @@ async def main(settings: Settings) -> bool:
     await migrate(DEFINITION.migrations_dir, settings.database_url, DEFINITION.name)
     engine = make_engine(settings, pool_size=1)
     sessions = make_sessionmaker(engine)
+    nc = await nats.connect(settings.nats_url)
     try:
-        await wait_for_cycle(sessions)
+        await wait_for_cycle(sessions, lambda: intake_events_applied(nc.jetstream()))
         async with sessions() as session, session.begin():
             return await fill(session, settings.secret_key)
     finally:
+        await nc.close()
         await engine.dispose()
 
 
