@@ -8,7 +8,8 @@ spreadsheet, in one transaction of scheduling's own: the pairs' formation is dat
 cycle's first day (matching keeps today's date) and re-planned, and meetings are imported
 for three pairs in four (every month for half of the pairs, only the first month for a
 quarter); each imported meeting emits its `MeetingHeld` through the outbox like a logged
-one. The clock worker then finds the passed months and the silent pairs on its own and
+one; the kick-off held a week into the cycle is imported with its attendance sheet. The
+clock worker then finds the passed months and the silent pairs on its own and
 emits `MeetingMissed` and `PairAtRisk`. Then the coordinator's commands create the mid-way
 and closing group meetings and a training, inviting the pairs. A participant's portal
 link is printed (her link as the coordinator would e-mail it).
@@ -176,7 +177,46 @@ async def import_history(sessions: Any, clock: Clock) -> int:
                 imported += 1
             replanned = await schedule.pair_row(session, pair.pair_id)
             await schedule.plan_pair(session, replanned, now)
+        await _kick_off(session, cycle.starts_on, pairs, now)
     return imported
+
+
+async def _kick_off(session: Any, starts_on: date, pairs: Any, now: datetime) -> None:
+    """The kick-off a week into the cycle, with its attendance sheet (imported history)."""
+    gm = m.group_meetings
+    held = await session.scalar(
+        sa.select(gm.c.id).where(gm.c.cycle_id == DEMO_RUNNING_CYCLE, gm.c.kind == "kick_off")
+    )
+    if held is not None:
+        return
+    event_id = uuid5(_IMPORTED, "kick_off")
+    day = starts_on + timedelta(days=6)
+    await session.execute(
+        gm.insert().values(
+            id=event_id,
+            organisation_id=DEMO_ORGANISATION,
+            cycle_id=DEMO_RUNNING_CYCLE,
+            kind="kick_off",
+            starts_at=domain.helsinki_datetime(day, time(17)),
+            ends_at=domain.helsinki_datetime(day, time(19, 30)),
+            place="Väestöliitto, Kalevankatu 16, Helsinki",
+            created_at=now,
+        )
+    )
+    for index, person_id in enumerate(schedule.people_of(pairs)):
+        came = index % 5 != 4
+        await session.execute(
+            m.invitations.insert().values(
+                event_id=event_id,
+                person_id=person_id,
+                organisation_id=DEMO_ORGANISATION,
+                event_kind="group_meeting",
+                invited_at=now,
+                rsvp="yes" if came else None,
+                attended=came,
+                attendance_at=now,
+            )
+        )
 
 
 async def create_events(nc: Any, clock: Clock, starts_on: date, ends_on: date) -> None:
@@ -249,7 +289,10 @@ async def main(settings: Settings, clock: Clock) -> str:
             has_events = await session.scalar(
                 sa.select(sa.func.count())
                 .select_from(m.group_meetings)
-                .where(m.group_meetings.c.cycle_id == DEMO_RUNNING_CYCLE)
+                .where(
+                    m.group_meetings.c.cycle_id == DEMO_RUNNING_CYCLE,
+                    m.group_meetings.c.kind == "midway",
+                )
             )
             pair = (
                 await session.execute(

@@ -18,7 +18,7 @@ import pytest
 
 from services.feedback.demo import DEMO_ORGANISATION, DEMO_PAST_CYCLE
 from shared.clock import SystemClock
-from shared.commands import GetReport, ScheduleSummary, send
+from shared.commands import GetReport, GetSchedule, ScheduleSummary, send
 from shared.launcher import ROOT
 
 
@@ -83,18 +83,21 @@ def _check_running_cycle_schedule(nats_url: str) -> None:
     missed months (the clock worker flags them within a few ticks of the import)."""
     from services.intake.seed import DEMO_RUNNING_CYCLE
 
-    async def summary() -> dict:
+    async def ask(command: object) -> dict:
         nc = await nats.connect(nats_url)
         try:
-            reply = await send(
+            return await send(
                 nc,
-                ScheduleSummary(cycle_ids=(DEMO_RUNNING_CYCLE,)),
+                command,
                 organisation_id=DEMO_ORGANISATION,
                 clock=SystemClock(),
                 wait_seconds=30,
             )
         finally:
             await nc.close()
+
+    async def summary() -> dict:
+        reply = await ask(ScheduleSummary(cycle_ids=(DEMO_RUNNING_CYCLE,)))
         return reply["cycles"].get(str(DEMO_RUNNING_CYCLE), {})
 
     deadline = time.monotonic() + 60
@@ -107,6 +110,12 @@ def _check_running_cycle_schedule(nats_url: str) -> None:
     assert counts["pairs"] >= 8
     assert 0 < counts["at_risk"] < counts["pairs"]
     assert 0 < counts["missed"] < counts["pairs"]
+    schedule = asyncio.run(ask(GetSchedule(cycle_id=DEMO_RUNNING_CYCLE)))
+    meetings = {g["kind"]: g for g in schedule["group_meetings"]}
+    assert set(meetings) == {"kick_off", "midway", "closing"}
+    attended = [i["attended"] for i in meetings["kick_off"]["invited"]]
+    assert attended.count(True) > attended.count(False) > 0
+    assert schedule["trainings"] and schedule["trainings"][0]["invited"]
 
 
 def _check_past_cycle_report(nats_url: str) -> None:
