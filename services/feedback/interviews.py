@@ -185,9 +185,9 @@ async def ensure_planned(
         return 0
     result = await session.execute(
         insert(m.interviews)
-        .values(rows)
         .on_conflict_do_nothing(constraint="interviews_one_per_point")
-        .returning(m.interviews.c.interview_id)
+        .returning(m.interviews.c.interview_id),
+        rows,
     )
     return len(result.all())
 
