@@ -92,6 +92,8 @@ async def test_the_screen_says_so_while_scheduling_is_down(pair, stack, db) -> N
         screen = f"/coordinator/cycles/{pair['cycle']}/schedule"
         down = await client.get(screen)
         assert down.status_code == 503 and "Aikataulupalvelu ei vastaa" in down.text
+        dashboard = await client.get("/coordinator")  # still there, without the counts
+        assert dashboard.status_code == 200 and "schedule-summary" not in dashboard.text
         logged = await client.post(
             f"{screen}/meetings",
             data={
