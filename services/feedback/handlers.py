@@ -5,7 +5,7 @@ Handlers get no clock: "now" is the event's own time (`envelope.time`).
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.feedback import survey_service
+from services.feedback import interviews, survey_service
 from services.feedback.models import applications
 from shared.envelope import Envelope
 from shared.events import ApplicantAccepted, ApplicationReceived, ApplicationWithdrawn, CycleOpened
@@ -29,7 +29,7 @@ async def on_application_received(
 
 async def on_cycle_opened(session: AsyncSession, event: CycleOpened, envelope: Envelope) -> None:
     """Keep the cycle, create its surveys from the programme's templates in force, and invite
-    the participants that arrived before it."""
+    the participants that arrived before it; plan their interviews."""
     await survey_service.remember_cycle(
         session,
         cycle_id=event.cycle_id,
@@ -39,12 +39,14 @@ async def on_cycle_opened(session: AsyncSession, event: CycleOpened, envelope: E
         ends_on=event.ends_on,
         now=envelope.time,
     )
+    await interviews.ensure_planned(session, envelope.organisationid, event.cycle_id, envelope.time)
 
 
 async def on_applicant_accepted(
     session: AsyncSession, event: ApplicantAccepted, envelope: Envelope
 ) -> None:
-    """A participant of the cycle: her invitations to her role's surveys are planned."""
+    """A participant of the cycle: her invitations to her role's surveys are planned, and a
+    mentee's three interviews (once the cycle's dates are known)."""
     await survey_service.add_participant(
         session,
         application_id=event.application_id,
@@ -54,6 +56,7 @@ async def on_applicant_accepted(
         role=event.profile.role.value,
         now=envelope.time,
     )
+    await interviews.ensure_planned(session, envelope.organisationid, event.cycle_id, envelope.time)
 
 
 async def on_application_withdrawn(

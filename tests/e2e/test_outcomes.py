@@ -285,6 +285,9 @@ async def _published(nc, expected: int) -> bool:
 
 async def test_interviews_are_planned_and_their_notes_kept_encrypted(cohort, db, nc) -> None:
     command = cohort["command"]
+    # planned by the consumers of CycleOpened / ApplicantAccepted, before anyone asks:
+    # three per mentee (two mentees), none for the mentor
+    await eventually(lambda: _is(db, "SELECT count(*) FROM feedback.interviews", 6))
     state = await command(GetOutcomes(cycle_id=cohort["cycle"]))
     mentees = {m["person_id"]: m for m in state["mentees"]}
     assert set(mentees) == {str(cohort["ids"]["Amina"]), str(cohort["ids"]["Olena"])}
