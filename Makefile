@@ -15,6 +15,7 @@ help:
 	@echo "make test       run the whole test suite against real NATS and PostgreSQL"
 	@echo "make test-fast  unit tests only (no servers)"
 	@echo "make lint       ruff and mypy --strict on shared/"
+	@echo "make bench      the benchmarks in bench/ (several minutes; results in bench/README.md)"
 	@echo "make clean      delete make run's local state (.state/)"
 
 $(STAMP): pyproject.toml
@@ -49,6 +50,12 @@ lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+
+bench: setup
+	$(PY) -m bench.backbone
+	$(PY) -m bench.matching
+	$(PY) -m bench.feedback
+	$(PY) -m bench.scheduling
 
 clean:
 	rm -rf .state
