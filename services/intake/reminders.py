@@ -4,8 +4,8 @@ Scheduling decides when a reminder is due and to whom (its clock worker fires ea
 once); intake owns the addresses and the person's language, so it turns each `ReminderDue`
 into one queued `event_reminder` e-mail, in the same transaction as the consumer's inbox
 record. The mail's context holds the event's time and place (the coordinator's words, no
-personal data) and `reminder_id`: a second `ReminderDue` with the same id (redelivered, or
-republished under another event id) queues nothing.
+personal data); its de-duplication key holds `reminder_id`, so a second `ReminderDue` with
+the same id (redelivered, or republished under another event id) queues nothing.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.intake import models as m
 from services.intake.mail import enqueue_mail
-from services.intake.mail.tables import mail_queue
 from shared.bus import PermanentError
 from shared.clock import FrozenClock
 from shared.envelope import Envelope
@@ -70,23 +69,9 @@ async def _cycle_name(
     )
 
 
-async def already_queued(session: AsyncSession, reminder_id: UUID) -> bool:
-    found = await session.scalar(
-        sa.select(sa.func.count())
-        .select_from(mail_queue)
-        .where(
-            mail_queue.c.template == TEMPLATE,
-            mail_queue.c.context["reminder_id"].astext == str(reminder_id),
-        )
-    )
-    return bool(found)
-
-
 async def on_reminder_due(session: AsyncSession, event: ReminderDue, envelope: Envelope) -> None:
     """Queue the reminder for the person, in her language, once per `reminder_id`."""
     org = envelope.organisationid
-    if await already_queued(session, event.reminder_id):
-        return
     known = await session.scalar(
         sa.select(m.people.c.id).where(
             m.people.c.id == event.person_id, m.people.c.organisation_id == org
@@ -104,4 +89,5 @@ async def on_reminder_due(session: AsyncSession, event: ReminderDue, envelope: E
         template=TEMPLATE,
         context=reminder_context(event, cycle_name or event.title or "Womento"),
         clock=clock,
+        dedupe_key=f"{TEMPLATE}:{event.reminder_id}",
     )

@@ -17,7 +17,6 @@ from __future__ import annotations
 import logging
 from datetime import datetime, time
 from functools import cache
-from uuid import UUID
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -25,7 +24,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.intake import models as m
 from services.intake.mail import enqueue_mail
-from services.intake.mail.tables import mail_queue
 from services.intake.portal import SURVEY_LINK_GRACE, make_survey_link
 from shared.clock import FrozenClock
 from shared.envelope import Envelope
@@ -55,25 +53,11 @@ def survey_url(secret_key: str, base_url: str, event: SurveyInvitationDue) -> st
     return f"{base_url.rstrip('/')}/survey/{token}"
 
 
-async def _already_queued(session: AsyncSession, template: str, invitation_id: UUID) -> bool:
-    found = await session.scalar(
-        sa.select(sa.func.count())
-        .select_from(mail_queue)
-        .where(
-            mail_queue.c.template == template,
-            mail_queue.c.context["invitation_id"].astext == str(invitation_id),
-        )
-    )
-    return bool(found)
-
-
 async def on_survey_invitation_due(
     session: AsyncSession, event: SurveyInvitationDue, envelope: Envelope
 ) -> None:
     """Queue her invitation (or reminder) e-mail in her language, once."""
     template = template_for(event)
-    if await _already_queued(session, template, event.invitation_id):
-        return
     person = (
         await session.execute(
             sa.select(m.people.c.id, m.people.c.wrapped_key).where(
@@ -109,4 +93,5 @@ async def on_survey_invitation_due(
             "link": survey_url(settings.secret_key, settings.public_base_url, event),
         },
         clock=FrozenClock(envelope.time),
+        dedupe_key=f"{template}:{event.invitation_id}",
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from typing import Any
@@ -23,6 +24,8 @@ from services.intake.mail import enqueue_mail
 from services.intake.web.i18n import text
 from shared.clock import SystemClock
 from shared.db import make_engine, make_sessionmaker
+from shared.envelope import Envelope
+from shared.events import ReminderDue, SurveyInvitationDue, SurveyKind
 from shared.launcher import free_port
 from shared.settings import Settings
 from tests.conftest import eventually
@@ -296,3 +299,56 @@ async def test_mail_fails_for_good_after_eight_attempts(stack, db, smtp) -> None
     assert (await mail_row(db, mail_id))["attempts"] == 8  # no attempt after giving up
     assert '"level": "error"' in stack.log("intake")
     assert "mail delivery failed for good" in stack.log("intake")
+
+
+async def test_a_mail_caused_by_an_event_is_queued_once_whatever_its_event_id(
+    stack, db, nc
+) -> None:
+    """Reminders and survey invitations carry their own ids: the same one published again
+    under a new event id (a producer's retry after a crash, say) queues no second mail."""
+    stack.start("intake")
+    base = stack["intake"].base_url
+    organisation_id, cycle_id = await open_cycle(stack.database_url)
+    person_id, _email = await applicant(base, cycle_id, "en")
+    starts = datetime.now(UTC) + timedelta(days=2)
+    reminder = ReminderDue(
+        reminder_id=uuid4(),
+        person_id=person_id,
+        event_id=uuid4(),
+        event_kind="training",
+        title="CV workshop",
+        starts_at=starts,
+        ends_at=starts + timedelta(hours=2),
+        online_url="https://meet.example.org/cv",
+    )
+    invitation = SurveyInvitationDue(
+        invitation_id=uuid4(),
+        survey_id=uuid4(),
+        person_id=person_id,
+        cycle_id=cycle_id,
+        kind=SurveyKind.MIDWAY,
+        closes_on=starts.date() + timedelta(days=21),
+    )
+    reminder_of_it = invitation.model_copy(update={"reminder": True})
+    js = nc.jetstream()
+    for event in (reminder, invitation, reminder, invitation, reminder_of_it):
+        envelope = Envelope.wrap(event, organisation_id=organisation_id, clock=SystemClock())
+        await js.publish(
+            envelope.nats_subject, envelope.to_bytes(), headers={"Nats-Msg-Id": str(envelope.id)}
+        )
+
+    async def consumed() -> bool:
+        return await count(db, "intake.inbox") >= 5
+
+    await eventually(consumed, timeout=20)
+    assert await count(db, "intake.mail_queue", "template = 'event_reminder'") == 1
+    assert await count(db, "intake.mail_queue", "template = 'survey_invitation'") == 1
+    assert await count(db, "intake.mail_queue", "template = 'survey_reminder'") == 1
+    keys = await db.fetch("SELECT dedupe_key FROM intake.mail_queue WHERE dedupe_key IS NOT NULL")
+    assert sorted(r["dedupe_key"] for r in keys) == sorted(
+        [
+            f"event_reminder:{reminder.reminder_id}",
+            f"survey_invitation:{invitation.invitation_id}",
+            f"survey_reminder:{invitation.invitation_id}",
+        ]
+    )

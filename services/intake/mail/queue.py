@@ -7,6 +7,7 @@ from typing import Any
 from uuid import UUID, uuid4
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.intake import models as m
@@ -29,7 +30,8 @@ async def enqueue_mail(
     template: str,
     context: dict[str, Any],
     clock: Clock,
-) -> UUID:
+    dedupe_key: str | None = None,
+) -> UUID | None:
     """Queue `template` for `person_id`, to be sent after the caller's transaction commits.
 
     Writes through the caller's session and never commits: the mail is queued if and only
@@ -39,6 +41,10 @@ async def enqueue_mail(
     sent. The mail is rendered once here with a stand-in recipient, so an unknown template
     or a missing context key fails the caller's transaction instead of a later send.
     Returns the mail id (the Message-ID's local part).
+
+    A mail caused by an event passes `dedupe_key` (e.g. "survey_invitation:<invitation id>"):
+    a second mail with the same key is not queued (unique index) and None is returned, so a
+    redelivered or republished event never mails twice.
     """
     language = await session.scalar(
         sa.select(m.people.c.language).where(
@@ -52,8 +58,9 @@ async def enqueue_mail(
     render_mail(template, language, _PROBE_RECIPIENT, context)
     mail_id = uuid4()
     now = clock.now()
-    await session.execute(
-        mail_queue.insert().values(
+    inserted = await session.scalar(
+        insert(mail_queue)
+        .values(
             id=mail_id,
             organisation_id=organisation_id,
             person_id=person_id,
@@ -64,7 +71,14 @@ async def enqueue_mail(
             attempts=0,
             not_before=now,
             created_at=now,
+            dedupe_key=dedupe_key,
         )
+        .on_conflict_do_nothing(
+            index_elements=["dedupe_key"], index_where=mail_queue.c.dedupe_key.is_not(None)
+        )
+        .returning(mail_queue.c.id)
     )
+    if inserted is None:
+        return None
     await session.execute(sa.select(sa.func.pg_notify(NOTIFY_CHANNEL, "")))
     return mail_id

@@ -22,8 +22,15 @@ mail_queue = sa.Table(
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("sent_at", sa.DateTime(timezone=True)),
     sa.Column("last_error", sa.Text),
+    sa.Column("dedupe_key", sa.Text, comment="what caused it, once"),
     sa.CheckConstraint("status IN ('queued', 'sent', 'failed')", name="mail_queue_status_known"),
     sa.Index("mail_queue_due", "not_before", postgresql_where=sa.text("status = 'queued'")),
+    sa.Index(
+        "mail_queue_dedupe_key",
+        "dedupe_key",
+        unique=True,
+        postgresql_where=sa.text("dedupe_key IS NOT NULL"),
+    ),
 )
 
 dev_mailbox = sa.Table(
