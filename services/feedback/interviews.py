@@ -21,6 +21,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.feedback import models as m
+from services.feedback.keys import person_key
 from shared.commands import (
     CommandContext,
     CommandEnvelope,
@@ -74,27 +75,6 @@ class _HasSettings(Protocol):
 def vault_of(ctx: CommandContext) -> PersonalDataVault:
     """The vault of the service's secret key (the context is the service's runtime)."""
     return vault_for(cast(_HasSettings, ctx).settings.secret_key)
-
-
-async def person_key(
-    session: AsyncSession, vault: PersonalDataVault, organisation_id: UUID, person_id: UUID
-) -> bytes:
-    """Her wrapped data key, created on first need."""
-    await session.execute(
-        insert(m.person_keys)
-        .values(
-            person_id=person_id,
-            organisation_id=organisation_id,
-            wrapped_key=vault.new_wrapped_key(person_id),
-        )
-        .on_conflict_do_nothing(index_elements=[m.person_keys.c.person_id])
-    )
-    key = await session.scalar(
-        sa.select(m.person_keys.c.wrapped_key).where(m.person_keys.c.person_id == person_id)
-    )
-    if key is None:  # erased in the same transaction: never expected
-        raise RuntimeError("the person's key disappeared")
-    return bytes(key)
 
 
 async def decrypted_notes(

@@ -10,12 +10,12 @@ from typing import Any
 from uuid import UUID, uuid4
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.feedback import models as m
 from services.feedback import survey_domain as domain
 from services.feedback import survey_service
+from services.feedback.keys import person_key
 from shared.commands import (
     CheckSurveyTemplate,
     CommandContext,
@@ -229,7 +229,7 @@ async def submit_survey_response(
     )
     if checked.texts:
         vault = vault_for(ctx.settings.secret_key)  # type: ignore[attr-defined]
-        wrapped = await _person_key(session, row.person_id, row.organisation_id, vault)
+        wrapped = await person_key(session, vault, row.organisation_id, row.person_id)
         for key, value in checked.texts.items():
             await session.execute(
                 m.response_texts.insert().values(
@@ -262,27 +262,6 @@ async def submit_survey_response(
         envelope,
     )
     return {"response_id": str(response_id), "completed_at": now.isoformat()}
-
-
-async def _person_key(
-    session: AsyncSession, person_id: UUID, organisation_id: UUID, vault: Any
-) -> bytes:
-    """Her wrapped data key in feedback, made on first use."""
-    await session.execute(
-        insert(m.person_keys)
-        .values(
-            person_id=person_id,
-            organisation_id=organisation_id,
-            wrapped_key=vault.new_wrapped_key(person_id),
-        )
-        .on_conflict_do_nothing()
-    )
-    wrapped = await session.scalar(
-        sa.select(m.person_keys.c.wrapped_key).where(m.person_keys.c.person_id == person_id)
-    )
-    if wrapped is None:  # pragma: no cover - inserted just above unless it existed
-        raise RuntimeError("no data key for the person")
-    return bytes(wrapped)
 
 
 ROUTES = [

@@ -1,27 +1,22 @@
 """The clock worker of feedback: fires the durable jobs of `feedback.survey_jobs`.
 
-The pattern of `services/scheduling/worker.py`: every tick (and at start) it claims due jobs
-(`due_at <= clock.now()`, not fired) one at a time with `FOR UPDATE SKIP LOCKED` and fires each
-in the transaction that marks it fired: the invitation's change, the outgoing
-`SurveyInvitationDue` (through the outbox) and `fired_at` commit together or not at all. So a
-job fires once, even with several copies of the service, and a job that fell due while the
-service was down fires after the restart.
+The claiming, firing once, marking and retrying are `shared/jobs.py`'s `JobRunner`, the same
+as scheduling's (every tick, `WOMENTO_FEEDBACK_TICK_SECONDS`, and at start: due jobs one at a
+time with `FOR UPDATE SKIP LOCKED`, each fired in the transaction that marks it fired, so the
+invitation's change, the outgoing `SurveyInvitationDue` (outbox) and `fired_at` commit
+together; a failing job is retried later with backoff without blocking the jobs behind it).
+This module is what a job does when it fires:
 
 - `invite`: `SurveyInvitationDue(reminder=False)`, the invitation's `invited_at`, and a
   `remind` job `REMINDER_AFTER_DAYS` later if the survey is still open then;
 - `remind`: `SurveyInvitationDue(reminder=True)` unless she has answered, left, or the survey
   has closed.
-
-A job whose firing fails is retried with backoff (`attempts`, `last_error`), without blocking
-the jobs behind it.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import os
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -33,85 +28,41 @@ from services.feedback import survey_service
 from shared.clock import Clock
 from shared.envelope import Envelope
 from shared.events import SurveyInvitationDue, SurveyKind
+from shared.jobs import JobRunner
 from shared.outbox import Outbox
 from shared.service import Runtime
 
 log = logging.getLogger(__name__)
 
-#: Seconds between two passes; `WOMENTO_FEEDBACK_TICK_SECONDS` (tests make it short).
-DEFAULT_TICK_SECONDS = 5.0
-MAX_RETRY = timedelta(hours=1)
+TICK_ENV = "WOMENTO_FEEDBACK_TICK_SECONDS"
 
 
-def tick_seconds() -> float:
-    return float(os.environ.get("WOMENTO_FEEDBACK_TICK_SECONDS", DEFAULT_TICK_SECONDS))
+def runner(outbox: Outbox, clock: Clock) -> JobRunner:
+    """The runner of `feedback.survey_jobs`, firing with `fire`."""
+
+    async def fire_job(session: AsyncSession, job: Any, now: datetime) -> None:
+        await fire(session, job, outbox, clock, now)
+
+    return JobRunner(
+        m.survey_jobs,
+        fire_job,
+        TICK_ENV,
+        noun="survey job",
+        worker="the survey worker",
+        logger=log,
+    )
 
 
 async def clock_worker(runtime: Runtime) -> None:
     """Fire due survey jobs now and every tick until cancelled."""
-    tick = tick_seconds()
-    while True:
-        try:
-            fired = await fire_due_jobs(runtime.sessionmaker, runtime.outbox, runtime.clock)
-            if fired:
-                log.info("survey jobs fired", extra={"jobs": fired})
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("the survey worker's pass failed; will try again")
-        await asyncio.sleep(tick)
+    await runner(runtime.outbox, runtime.clock).run(runtime.sessionmaker, runtime.clock)
 
 
 async def fire_due_jobs(
     sessionmaker: async_sessionmaker[AsyncSession], outbox: Outbox, clock: Clock
 ) -> int:
     """Fire every job due now, each in its own transaction; returns how many fired."""
-    j = m.survey_jobs
-    fired = 0
-    skip: set[Any] = set()
-    while True:
-        now = clock.now()
-        failed: tuple[Any, Exception] | None = None
-        async with sessionmaker() as session, session.begin():
-            job = (
-                await session.execute(
-                    sa.select(j)
-                    .where(
-                        j.c.fired_at.is_(None),
-                        j.c.due_at <= now,
-                        j.c.job_id.not_in(skip) if skip else sa.true(),
-                    )
-                    .order_by(j.c.due_at, j.c.job_id)
-                    .limit(1)
-                    .with_for_update(skip_locked=True)
-                )
-            ).one_or_none()
-            if job is None:
-                return fired
-            try:
-                async with session.begin_nested():
-                    await fire(session, job, outbox, clock, now)
-                    await session.execute(
-                        j.update().where(j.c.job_id == job.job_id).values(fired_at=now)
-                    )
-                fired += 1
-            except Exception as exc:
-                failed = (job, exc)
-                delay = min(timedelta(seconds=30) * 2 ** min(job.attempts, 10), MAX_RETRY)
-                await session.execute(
-                    j.update()
-                    .where(j.c.job_id == job.job_id)
-                    .values(
-                        attempts=job.attempts + 1, last_error=repr(exc)[:500], due_at=now + delay
-                    )
-                )
-        if failed is not None:
-            skip.add(failed[0].job_id)
-            log.error(
-                "a survey job failed; it will be retried",
-                exc_info=failed[1],
-                extra={"job_id": str(failed[0].job_id), "kind": failed[0].kind},
-            )
+    return await runner(outbox, clock).fire_due(sessionmaker, clock)
 
 
 async def fire(

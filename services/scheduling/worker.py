@@ -1,10 +1,10 @@
 """The clock worker: fires the durable due jobs of `scheduling.jobs`.
 
-Every few seconds (and at start) it claims the jobs that are due (`due_at <= clock.now()`,
-not fired) one at a time with `FOR UPDATE SKIP LOCKED` and fires each in the transaction that
-marks it fired: its effect, its outgoing event (through the outbox) and `fired_at` commit
-together or not at all. A job is therefore never fired twice (even with several copies of the
-service), and a job that fell due while the service was down fires after the restart.
+The claiming, firing once, marking and retrying are `shared/jobs.py`'s `JobRunner` (every
+tick, `WOMENTO_SCHEDULING_TICK_SECONDS`, and at start: due jobs one at a time with
+`FOR UPDATE SKIP LOCKED`, each fired in the transaction that marks it fired, a failing one
+retried later with backoff without blocking the jobs behind it). This module is what a job
+does when it fires:
 
 - `at_risk_check`: the pair is flagged (`PairAtRisk`) if it has gone longer than cadence +
   grace days without a logged meeting, unless it is flagged already;
@@ -13,17 +13,12 @@ service), and a job that fell due while the service was down fires after the res
 - `reminder`: a `ReminderDue` for each person invited to the group meeting or training who
   has not declined it and is in a current pair; intake e-mails it in her language, once per
   `reminder_id`.
-
-A job whose firing fails is retried later with backoff (its `attempts` and `last_error` show
-why), without blocking the jobs behind it.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import os
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -35,86 +30,34 @@ from services.scheduling import models as m
 from shared.clock import Clock
 from shared.envelope import Envelope
 from shared.events import Event, MeetingMissed, PairAtRisk, ReminderDue
+from shared.jobs import JobRunner
 from shared.outbox import Outbox
 from shared.service import Runtime
 
 log = logging.getLogger(__name__)
 
-#: Seconds between two passes; `WOMENTO_SCHEDULING_TICK_SECONDS` (tests make it short).
-DEFAULT_TICK_SECONDS = 5.0
-MAX_RETRY = timedelta(hours=1)
+TICK_ENV = "WOMENTO_SCHEDULING_TICK_SECONDS"
 
 
-def tick_seconds() -> float:
-    return float(os.environ.get("WOMENTO_SCHEDULING_TICK_SECONDS", DEFAULT_TICK_SECONDS))
+def runner(outbox: Outbox, clock: Clock) -> JobRunner:
+    """The runner of `scheduling.jobs`, firing with `fire`."""
+
+    async def fire_job(session: AsyncSession, job: Any, now: datetime) -> None:
+        await fire(session, job, outbox, clock, now)
+
+    return JobRunner(m.jobs, fire_job, TICK_ENV, logger=log)
 
 
 async def clock_worker(runtime: Runtime) -> None:
     """Fire due jobs now and every tick until cancelled."""
-    tick = tick_seconds()
-    while True:
-        try:
-            fired = await fire_due_jobs(runtime.sessionmaker, runtime.outbox, runtime.clock)
-            if fired:
-                log.info("due jobs fired", extra={"jobs": fired})
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("the clock worker's pass failed; will try again")
-        await asyncio.sleep(tick)
+    await runner(runtime.outbox, runtime.clock).run(runtime.sessionmaker, runtime.clock)
 
 
 async def fire_due_jobs(
     sessionmaker: async_sessionmaker[AsyncSession], outbox: Outbox, clock: Clock
 ) -> int:
     """Fire every job due now, each in its own transaction; returns how many fired."""
-    fired = 0
-    skip: set[Any] = set()
-    while True:
-        now = clock.now()
-        failed: tuple[Any, Exception] | None = None
-        async with sessionmaker() as session, session.begin():
-            job = (
-                await session.execute(
-                    sa.select(m.jobs)
-                    .where(
-                        m.jobs.c.fired_at.is_(None),
-                        m.jobs.c.due_at <= now,
-                        m.jobs.c.job_id.not_in(skip) if skip else sa.true(),
-                    )
-                    .order_by(m.jobs.c.due_at, m.jobs.c.job_id)
-                    .limit(1)
-                    .with_for_update(skip_locked=True)
-                )
-            ).one_or_none()
-            if job is None:
-                return fired
-            try:
-                async with session.begin_nested():
-                    await fire(session, job, outbox, clock, now)
-                    await session.execute(
-                        m.jobs.update().where(m.jobs.c.job_id == job.job_id).values(fired_at=now)
-                    )
-                fired += 1
-            except Exception as exc:
-                failed = (job, exc)
-                delay = min(timedelta(seconds=30) * 2 ** min(job.attempts, 10), MAX_RETRY)
-                await session.execute(
-                    m.jobs.update()
-                    .where(m.jobs.c.job_id == job.job_id)
-                    .values(
-                        attempts=job.attempts + 1,
-                        last_error=repr(exc)[:500],
-                        due_at=now + delay,
-                    )
-                )
-        if failed is not None:
-            skip.add(failed[0].job_id)
-            log.error(
-                "a due job failed; it will be retried",
-                exc_info=failed[1],
-                extra={"job_id": str(failed[0].job_id), "kind": failed[0].kind},
-            )
+    return await runner(outbox, clock).fire_due(sessionmaker, clock)
 
 
 async def fire(
