@@ -27,7 +27,7 @@ import tempfile
 import time
 import tracemalloc
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -166,6 +166,7 @@ class Step:
     name: str
     run: Callable[[], Any]
     seconds: list[float]
+    cpu: list[float] = field(default_factory=list)
     peak_mib: float = 0.0
     size: int | None = None
 
@@ -199,9 +200,10 @@ def pure(
             step.run()  # uncounted warm-up (first at the first scale: imports, fonts, caches)
             cold.setdefault(step.name, time.perf_counter() - started)
             for _ in range(repeat):
-                started = time.perf_counter()
+                started, cpu = time.perf_counter(), time.process_time()
                 out = step.run()
                 step.seconds.append(time.perf_counter() - started)
+                step.cpu.append(time.process_time() - cpu)
             if isinstance(out, bytes):
                 step.size = len(out)
         tracemalloc.start()
@@ -235,15 +237,17 @@ def pure(
             log(
                 f"  {step.name}: median {statistics.median(step.seconds):.4f} s "
                 f"(range {min(step.seconds):.4f}-{max(step.seconds):.4f}), "
-                f"peak {step.peak_mib:.1f} MiB" + (f", {step.size:,} bytes" if step.size else "")
+                f"CPU median {statistics.median(step.cpu):.4f} s, peak {step.peak_mib:.1f} MiB"
+                + (f", {step.size:,} bytes" if step.size else "")
             )
     return results
 
 
 def pure_tables(results: list[dict[str, Any]], repeat: int) -> str:
     lines = [
-        "| Scale | Mentees | Step | Time (median) | Range | Peak Python memory | Size |",
-        "| --- | ---: | --- | ---: | ---: | ---: | ---: |",
+        "| Scale | Mentees | Step | Time (median) | Range | CPU time (median) | Peak Python memory"
+        " | Size |",
+        "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: |",
     ]
     for r in results:
         for step in r["steps"]:
@@ -254,6 +258,7 @@ def pure_tables(results: list[dict[str, Any]], repeat: int) -> str:
                 f"| {r['scale']} | {r['mentees']:,} | {step.name} "
                 f"| {_t(statistics.median(step.seconds))} "
                 f"| {_t(min(step.seconds))}-{_t(max(step.seconds))} "
+                f"| {_t(statistics.median(step.cpu))} "
                 f"| {step.peak_mib:.1f} MiB | {size} |"
             )
     rows = [
@@ -306,6 +311,16 @@ class Db:
     def add(self, scenario: str, metric: str, value: str) -> None:
         self.results.append((scenario, metric, value))
         log(f"{scenario}: {metric} = {value}")
+
+    def cpu_used(self, before: dict[str, float], items: int, what: str) -> str:
+        """CPU seconds each process used since `before` (a `cpu_snapshot`), and per item:
+        unlike the elapsed times, hardly changed by other work on the machine."""
+        after = self.bench.cpu_snapshot()
+        return ", ".join(
+            f"{name} {after[name] - before[name]:.2f} s"
+            f" ({(after[name] - before[name]) / items * 1000:.1f} ms per {what})"
+            for name in before
+        )
 
     def set_clock(self, moment: datetime) -> None:
         from shared.clock import FileClock
@@ -384,6 +399,7 @@ class Db:
             )
             for _ in range(n)
         ]
+        cpu = self.bench.cpu_snapshot()
         started = time.perf_counter()
         for i in range(0, n, 200):
             await asyncio.gather(*(_publish(js, e, org, clock) for e in events[i : i + 200]))
@@ -406,6 +422,7 @@ class Db:
             f"... and all {3 * n:,} interviews planned (the consumer is done)",
             f"{seconds:.2f} s ({seconds / n * 1000:.1f} ms per acceptance)",
         )
+        self.add(scenario, "CPU used while consuming them", self.cpu_used(cpu, n, "acceptance"))
         rest = n - n // 2
         self.add(
             scenario,
@@ -423,6 +440,7 @@ class Db:
         js = nc.jetstream()
         stream = stream_name("feedback")
         before = await _stream_count(js, stream)
+        cpu = self.bench.cpu_snapshot()
         self.set_clock(BASELINE_DUE)
         started = time.perf_counter()
         await _wait(
@@ -441,6 +459,7 @@ class Db:
             f"{fired:.2f} s ({fired / n * 1000:.1f} ms per invitation, tick {self.tick} s)",
         )
         self.add(name, f"... and all {n} SurveyInvitationDue in the stream", f"{in_stream:.2f} s")
+        self.add(name, "CPU used while firing them", self.cpu_used(cpu, n, "invitation"))
 
     async def outcomes(self, nc: Any, conn: Any, clock: Any, n: int, queries: int) -> None:
         from shared.commands import CommandEnvelope, GetOutcomes, Reply
@@ -449,7 +468,10 @@ class Db:
         org = uuid4()
         cycle = await self._open_and_accept(nc, conn, clock, org, n, name)
         times, size = [], 0
-        for _ in range(queries):
+        cpu: dict[str, float] = {}
+        for number in range(queries):
+            if number == 1:
+                cpu = self.bench.cpu_snapshot()
             command = GetOutcomes(cycle_id=cycle)
             command_id = uuid4()
             envelope = CommandEnvelope(
@@ -476,6 +498,8 @@ class Db:
             f"{n} mentees: next {len(rest)} queries, median (range)",
             f"{statistics.median(rest):.3f} s ({min(rest):.3f}-{max(rest):.3f})",
         )
+        if cpu:
+            self.add(name, "CPU used by those queries", self.cpu_used(cpu, len(rest), "query"))
         self.add(
             name,
             f"{n} mentees: reply size",
