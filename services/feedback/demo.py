@@ -26,6 +26,7 @@ from zoneinfo import ZoneInfo
 import nats
 import sqlalchemy as sa
 from nats.js import JetStreamContext
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.feedback import interviews
@@ -397,18 +398,24 @@ async def _interviews(
                 key = await interviews.person_key(session, vault, DEMO_ORGANISATION, person_id)
                 note = NOTES[sorted(noted).index(index)]
                 ciphertext = vault.encrypt(key, person_id, {"notes": note})
+            history = {
+                "scheduled_on": planned[point],
+                "held_on": held if rng.random() < 0.92 else None,
+                "notes_ciphertext": ciphertext,
+                "updated_at": _moment(held),
+            }
+            # her acceptance (a real event) may have planned the interview already
             await session.execute(
-                m.interviews.insert().values(
+                insert(m.interviews)
+                .values(
                     interview_id=uuid4(),
                     organisation_id=DEMO_ORGANISATION,
                     cycle_id=cycle.cycle_id,
                     person_id=person_id,
                     point=point,
-                    scheduled_on=planned[point],
-                    held_on=held if rng.random() < 0.92 else None,
-                    notes_ciphertext=ciphertext,
-                    updated_at=_moment(held),
+                    **history,
                 )
+                .on_conflict_do_update(constraint="interviews_one_per_point", set_=history)
             )
 
 

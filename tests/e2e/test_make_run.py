@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import os
 import re
 import signal
@@ -13,13 +14,16 @@ from pathlib import Path
 
 import httpx
 import nats
+import openpyxl
 import psutil
+import pypdf
 import pytest
 
 from services.feedback.demo import DEMO_ORGANISATION, DEMO_PAST_CYCLE
 from shared.clock import SystemClock
 from shared.commands import GetReport, GetSchedule, ScheduleSummary, send
 from shared.launcher import ROOT
+from tests.helpers import csrf_from
 
 
 def _descendants(pid: int) -> list[psutil.Process]:
@@ -62,6 +66,7 @@ def test_launcher_starts_everything_seeds_and_stops_cleanly(tmp_path: Path) -> N
         assert "demo data created" in output
         assert "past cycle's history added in feedback" in output
         _check_past_cycle_report(re.search(r"NATS:\s+(nats://\S+)", output).group(1))
+        _check_past_cycle_report_screen(urls["intake"])
         _check_running_cycle_schedule(re.search(r"NATS:\s+(nats://\S+)", output).group(1))
         assert "running cycle's schedule added in scheduling" in output
         portal = re.search(r"participant portal \(a mentee's personal link\): (\S+)", output)
@@ -144,3 +149,31 @@ def _check_past_cycle_report(nats_url: str) -> None:
     assert with_outcome >= figures["mentees"] - 3
     for group in ("work_in_own_field", "step_forward", "confidence"):
         assert 0.2 <= groups[group] / with_outcome <= 0.45, groups
+
+
+def _check_past_cycle_report_screen(intake_url: str) -> None:
+    """The issue's "done when": the demo coordinator logs in, opens the past cycle's report,
+    sees the outcome chart and downloads the spreadsheet and the PDF, which open."""
+    from services.intake.seed import DEMO_ADMIN_EMAIL, DEMO_ADMIN_PASSWORD
+
+    with httpx.Client(base_url=intake_url, timeout=30) as client:
+        token = csrf_from(client.get("/login").text)
+        login = client.post(
+            "/login",
+            data={"email": DEMO_ADMIN_EMAIL, "password": DEMO_ADMIN_PASSWORD, "csrf_token": token},
+        )
+        assert login.status_code == 303, login.text
+        report = client.get(f"/coordinator/cycles/{DEMO_PAST_CYCLE}/report", params={"lang": "en"})
+        assert report.status_code == 200, report.text
+        charts = re.findall(r"<svg\b.*?</svg>", report.text, re.S)
+        assert len(charts) >= 2
+        assert any("Employed in own field" in chart for chart in charts), charts[0][:500]
+        xlsx = client.get(f"/coordinator/cycles/{DEMO_PAST_CYCLE}/report/export/xlsx")
+        assert xlsx.status_code == 200
+        assert "attachment" in xlsx.headers["content-disposition"]
+        book = openpyxl.load_workbook(io.BytesIO(xlsx.content))
+        assert len(book.sheetnames) >= 2
+        pdf = client.get(f"/coordinator/cycles/{DEMO_PAST_CYCLE}/report/export/pdf")
+        assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+        pages = pypdf.PdfReader(io.BytesIO(pdf.content)).pages
+        assert pages and any(p.extract_text().strip() for p in pages)
