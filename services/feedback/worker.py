@@ -20,7 +20,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.feedback import models as m
 from services.feedback import survey_domain as domain
@@ -38,7 +38,7 @@ TICK_ENV = "WOMENTO_FEEDBACK_TICK_SECONDS"
 
 
 def runner(outbox: Outbox, clock: Clock) -> JobRunner:
-    """The runner of `feedback.survey_jobs`, firing with `fire`."""
+    """The runner of `feedback.survey_jobs`, firing with `fire`; `.fire_due` is one pass."""
 
     async def fire_job(session: AsyncSession, job: Any, now: datetime) -> None:
         await fire(session, job, outbox, clock, now)
@@ -56,13 +56,6 @@ def runner(outbox: Outbox, clock: Clock) -> JobRunner:
 async def clock_worker(runtime: Runtime) -> None:
     """Fire due survey jobs now and every tick until cancelled."""
     await runner(runtime.outbox, runtime.clock).run(runtime.sessionmaker, runtime.clock)
-
-
-async def fire_due_jobs(
-    sessionmaker: async_sessionmaker[AsyncSession], outbox: Outbox, clock: Clock
-) -> int:
-    """Fire every job due now, each in its own transaction; returns how many fired."""
-    return await runner(outbox, clock).fire_due(sessionmaker, clock)
 
 
 async def fire(

@@ -28,6 +28,7 @@ jobs = sa.Table(
     sa.Column("fired_at", sa.DateTime(timezone=True)),
     sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
     sa.Column("last_error", sa.Text),
+    sa.Index("jobs_due", "due_at", postgresql_where=sa.text("fired_at IS NULL")),  # as theirs
 )
 effects = sa.Table(
     "effects",
