@@ -18,8 +18,10 @@ import binascii
 import hashlib
 import hmac
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol, TypeVar
 from uuid import UUID
 
 LINK_PURPOSE = b"womento/portal-link/v1"
@@ -53,6 +55,14 @@ class PortalLink:
     expires_at: datetime
 
 
+class _Expiring(Protocol):
+    @property
+    def expires_at(self) -> datetime: ...
+
+
+_Link = TypeVar("_Link", bound=_Expiring)
+
+
 def _key(secret_key: str, purpose: bytes = LINK_PURPOSE) -> bytes:
     return hmac.new(secret_key.encode(), purpose, hashlib.sha256).digest()
 
@@ -70,6 +80,38 @@ def _sign(secret_key: str, payload: str, purpose: bytes = LINK_PURPOSE) -> str:
     return _b64(hmac.new(key, payload.encode("ascii"), hashlib.sha256).digest())
 
 
+def _token(secret_key: str, purpose: bytes, expires_at: datetime, body: dict[str, str]) -> str:
+    """`<payload>.<signature>`: the body and expiry (`e`, Unix seconds) as compact JSON,
+    signed under the purpose's key."""
+    if expires_at.tzinfo is None:
+        raise ValueError("expires_at must be timezone-aware")
+    content = {**body, "e": int(expires_at.timestamp())}
+    payload = _b64(json.dumps(content, separators=(",", ":"), sort_keys=True).encode())
+    return f"{payload}.{_sign(secret_key, payload, purpose)}"
+
+
+def _read(
+    secret_key: str, token: str, purpose: bytes, contents: Callable[[dict[str, Any]], _Link]
+) -> _Link:
+    """The token's contents (`contents` of its JSON body) if we signed it under `purpose`;
+    `ForgedLink` otherwise. Expiry is the caller's to check."""
+    if not token or len(token) > MAX_TOKEN_LENGTH or not token.isascii() or token.count(".") != 1:
+        raise ForgedLink("the link is malformed")
+    payload, signature = token.split(".")
+    if not hmac.compare_digest(_sign(secret_key, payload, purpose).encode(), signature.encode()):
+        raise ForgedLink("the link's signature does not match")
+    try:
+        return contents(json.loads(_unb64(payload)))
+    except (binascii.Error, ValueError, KeyError, TypeError) as exc:  # signed but unreadable
+        raise ForgedLink("the link's contents are unreadable") from exc
+
+
+def _unexpired(link: _Link, now: datetime) -> _Link:
+    if now >= link.expires_at:
+        raise ExpiredLink(f"the link expired at {link.expires_at.isoformat()}")
+    return link
+
+
 def make_link(
     secret_key: str,
     person_id: UUID,
@@ -79,39 +121,24 @@ def make_link(
     cycle_id: UUID | None = None,
 ) -> str:
     """A token for `person_id`'s portal of `pair_id`, valid until `expires_at` (aware)."""
-    if expires_at.tzinfo is None:
-        raise ValueError("expires_at must be timezone-aware")
-    body: dict[str, object] = {
-        "p": str(person_id),
-        "r": str(pair_id),
-        "e": int(expires_at.timestamp()),
-    }
+    body = {"p": str(person_id), "r": str(pair_id)}
     if cycle_id is not None:
         body["c"] = str(cycle_id)
-    payload = _b64(json.dumps(body, separators=(",", ":"), sort_keys=True).encode())
-    return f"{payload}.{_sign(secret_key, payload)}"
+    return _token(secret_key, LINK_PURPOSE, expires_at, body)
 
 
 def read_portal_link(secret_key: str, token: str, now: datetime) -> PortalLink:
     """The link's contents; `ForgedLink` unless we signed it, `ExpiredLink` once expired."""
-    if not token or len(token) > MAX_TOKEN_LENGTH or not token.isascii() or token.count(".") != 1:
-        raise ForgedLink("the link is malformed")
-    payload, signature = token.split(".")
-    if not hmac.compare_digest(_sign(secret_key, payload).encode(), signature.encode()):
-        raise ForgedLink("the link's signature does not match")
-    try:
-        body = json.loads(_unb64(payload))
-        link = PortalLink(
+
+    def contents(body: dict[str, Any]) -> PortalLink:
+        return PortalLink(
             person_id=UUID(body["p"]),
             pair_id=UUID(body["r"]),
             cycle_id=UUID(body["c"]) if "c" in body else None,
             expires_at=datetime.fromtimestamp(int(body["e"]), tz=UTC),
         )
-    except (binascii.Error, ValueError, KeyError, TypeError) as exc:  # signed but unreadable
-        raise ForgedLink("the link's contents are unreadable") from exc
-    if now >= link.expires_at:
-        raise ExpiredLink(f"the link expired at {link.expires_at.isoformat()}")
-    return link
+
+    return _unexpired(_read(secret_key, token, LINK_PURPOSE, contents), now)
 
 
 def read_link(secret_key: str, token: str, now: datetime) -> tuple[UUID, UUID]:
@@ -140,31 +167,19 @@ def make_survey_link(
 ) -> str:
     """A token for `person_id` to answer the survey of `invitation_id`, signed under its own
     purpose key (a portal token is never a survey token, nor the reverse)."""
-    if expires_at.tzinfo is None:
-        raise ValueError("expires_at must be timezone-aware")
-    body = {"p": str(person_id), "i": str(invitation_id), "e": int(expires_at.timestamp())}
-    payload = _b64(json.dumps(body, separators=(",", ":"), sort_keys=True).encode())
-    return f"{payload}.{_sign(secret_key, payload, SURVEY_LINK_PURPOSE)}"
+    body = {"p": str(person_id), "i": str(invitation_id)}
+    return _token(secret_key, SURVEY_LINK_PURPOSE, expires_at, body)
 
 
 def read_survey_link(secret_key: str, token: str, now: datetime) -> SurveyLink:
     """The survey link's contents; `ForgedLink` unless we signed it for surveys,
     `ExpiredLink` once expired."""
-    if not token or len(token) > MAX_TOKEN_LENGTH or not token.isascii() or token.count(".") != 1:
-        raise ForgedLink("the link is malformed")
-    payload, signature = token.split(".")
-    expected = _sign(secret_key, payload, SURVEY_LINK_PURPOSE)
-    if not hmac.compare_digest(expected.encode(), signature.encode()):
-        raise ForgedLink("the link's signature does not match")
-    try:
-        body = json.loads(_unb64(payload))
-        link = SurveyLink(
+
+    def contents(body: dict[str, Any]) -> SurveyLink:
+        return SurveyLink(
             person_id=UUID(body["p"]),
             invitation_id=UUID(body["i"]),
             expires_at=datetime.fromtimestamp(int(body["e"]), tz=UTC),
         )
-    except (binascii.Error, ValueError, KeyError, TypeError) as exc:
-        raise ForgedLink("the link's contents are unreadable") from exc
-    if now >= link.expires_at:
-        raise ExpiredLink(f"the link expired at {link.expires_at.isoformat()}")
-    return link
+
+    return _unexpired(_read(secret_key, token, SURVEY_LINK_PURPOSE, contents), now)

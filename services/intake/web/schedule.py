@@ -24,10 +24,17 @@ from services.intake import models as m
 from services.intake import review
 from services.intake.auth import EDITOR_ROLES, Coordinator, CurrentCoordinator, require_role
 from services.intake.mail import MailRenderError, enqueue_mail
-from services.intake.portal import DEFAULT_VALIDITY, LinkError, make_link, read_portal_link
+from services.intake.portal import (
+    DEFAULT_VALIDITY,
+    LinkError,
+    PortalLink,
+    make_link,
+    read_portal_link,
+)
 from services.intake.web.commands import act, ask, back_to
 from services.intake.web.csrf import verify_csrf
-from services.intake.web.i18n import LANGUAGES, negotiate, text, translator
+from services.intake.web.i18n import negotiate, text, translator
+from services.intake.web.links import Visit, link_refused, open_link, unavailable
 from services.intake.web.options import TOPICS
 from services.intake.web.render import page
 from shared.commands import (
@@ -64,80 +71,34 @@ def _today(rt: Runtime) -> date:
 # --- the participant portal ----------------------------------------------------------------
 
 
-def _link_refused(request: Request, error: LinkError) -> Response:
-    """403 (forged) or 410 (expired), in Finnish and English: we do not know who it is."""
-    status = 410 if error.reason == "expired" else 403
-    return page(
-        request,
-        "portal/invalid.html",
-        {
-            "texts": [
-                (
-                    lang,
-                    text(f"portal.invalid.{error.reason}.title", lang),
-                    text(f"portal.invalid.{error.reason}.text", lang),
-                )
-                for lang in ("fi", "en")
-            ],
-            "lang": "fi",
-            "_": translator("fi"),
-        },
-        status=status,
-    )
-
-
 async def _participant(
     request: Request, rt: Runtime, session: Any, token: str
-) -> tuple[Any, Any] | Response:
-    """(link, person row) of a genuine link, or the page refusing it."""
-    try:
-        link = read_portal_link(rt.settings.secret_key, token, rt.clock.now())
-    except LinkError as error:
-        return _link_refused(request, error)
-    person = (
-        await session.execute(
-            sa.select(m.people.c.id, m.people.c.organisation_id, m.people.c.language).where(
-                m.people.c.id == link.person_id
-            )
-        )
-    ).one_or_none()
-    if person is None or link.cycle_id is None:  # signed by us, but for nobody we know
-        return _link_refused(request, LinkError("unknown person"))
-    return link, person
-
-
-def _portal_language(request: Request, person: Any) -> str:
-    chosen = request.query_params.get("lang")
-    if chosen in LANGUAGES:
-        return str(chosen)
-    return person.language if person.language in LANGUAGES else "fi"
-
-
-def _unavailable(request: Request, back: str, lang: str | None = None) -> Response:
-    context: dict[str, Any] = {"back": back}
-    if lang:
-        context |= {"lang": lang, "_": translator(lang)}
-    return page(request, "schedule/unavailable.html", context, status=503)
+) -> Visit[PortalLink] | Response:
+    """The visit of a genuine portal link (one naming its cycle), or the refusal."""
+    visit = await open_link(request, rt, session, token, read_portal_link, "/portal")
+    if not isinstance(visit, Response) and visit.link.cycle_id is None:
+        return link_refused(request, LinkError("unknown person"))
+    return visit
 
 
 async def _render_portal(
     request: Request,
     rt: Runtime,
-    token: str,
-    link: Any,
-    person: Any,
+    visit: Visit[PortalLink],
     *,
     values: dict[str, Any] | None = None,
     errors: dict[str, str] | None = None,
     rsvp_error: str | None = None,
     status: int = 200,
 ) -> Response:
-    lang = _portal_language(request, person)
+    link, lang = visit.link, visit.lang
     _ = translator(lang)
     try:
-        state = await ask(rt, request, person.organisation_id, GetSchedule(cycle_id=link.cycle_id))
+        state = await ask(
+            rt, request, visit.person.organisation_id, GetSchedule(cycle_id=link.cycle_id)
+        )
     except ServiceUnavailable:
-        return _unavailable(request, f"/portal/{token}", lang)
+        return unavailable(request, visit.home, lang)
     except CommandRejected:
         state = {"pairs": []}
     pair = next((p for p in state["pairs"] if p["pair_id"] == str(link.pair_id)), None)
@@ -147,7 +108,7 @@ async def _render_portal(
         {
             "lang": lang,
             "_": _,
-            "token": token,
+            "token": visit.token,
             "pair": pair,
             "cycle": state.get("cycle"),
             "expires_at": link.expires_at,
@@ -172,11 +133,10 @@ async def _render_portal(
 async def portal_page(
     request: Request, token: str, rt: RuntimeDep, session: SessionDep
 ) -> Response:
-    found = await _participant(request, rt, session, token)
-    if isinstance(found, Response):
-        return found
-    link, person = found
-    return await _render_portal(request, rt, token, link, person)
+    visit = await _participant(request, rt, session, token)
+    if isinstance(visit, Response):
+        return visit
+    return await _render_portal(request, rt, visit)
 
 
 def submission_command_id(submission: str, pair_id: UUID, command: RecordMeeting) -> UUID:
@@ -230,34 +190,29 @@ def _error_field(field: str | None) -> str:
 async def portal_log_meeting(
     request: Request, token: str, rt: RuntimeDep, session: SessionDep
 ) -> Response:
-    found = await _participant(request, rt, session, token)
-    if isinstance(found, Response):
-        return found
-    link, person = found
-    lang = _portal_language(request, person)
+    visit = await _participant(request, rt, session, token)
+    if isinstance(visit, Response):
+        return visit
+    link, lang = visit.link, visit.lang
     form = await request.form()
     command, errors, values = _parse_meeting(form, link.pair_id, "participant")
     if command is None:
         codes = {k: text(f"portal.error.{v}", lang) for k, v in errors.items()}
-        return await _render_portal(
-            request, rt, token, link, person, values=values, errors=codes, status=422
-        )
+        return await _render_portal(request, rt, visit, values=values, errors=codes, status=422)
     submission = str(form.get("submission") or "") or uuid.uuid4().hex
     try:
         await ask(
             rt,
             request,
-            person.organisation_id,
+            visit.person.organisation_id,
             command,
             command_id=submission_command_id(submission[:64], link.pair_id, command),
         )
     except ServiceUnavailable:
-        return _unavailable(request, f"/portal/{token}", lang)
+        return unavailable(request, visit.home, lang)
     except CommandRejected as refused:
         errors = {_error_field(refused.field): text(f"portal.error.{refused.code}", lang)}
-        return await _render_portal(
-            request, rt, token, link, person, values=values, errors=errors, status=422
-        )
+        return await _render_portal(request, rt, visit, values=values, errors=errors, status=422)
     return RedirectResponse(f"/portal/{token}?logged=1", 303)
 
 
@@ -265,20 +220,18 @@ async def portal_log_meeting(
 async def portal_calendar(
     request: Request, token: str, rt: RuntimeDep, session: SessionDep
 ) -> Response:
-    found = await _participant(request, rt, session, token)
-    if isinstance(found, Response):
-        return found
-    link, person = found
-    lang = _portal_language(request, person)
+    visit = await _participant(request, rt, session, token)
+    if isinstance(visit, Response):
+        return visit
     try:
         feed = await ask(
             rt,
             request,
-            person.organisation_id,
-            CalendarFeed(person_id=link.person_id, language=lang),
+            visit.person.organisation_id,
+            CalendarFeed(person_id=visit.link.person_id, language=visit.lang),
         )
     except ServiceUnavailable:
-        return _unavailable(request, f"/portal/{token}", lang)
+        return unavailable(request, visit.home, visit.lang)
     return Response(feed["ics"], media_type=ICS, headers={"Cache-Control": "no-store"})
 
 
@@ -371,7 +324,7 @@ async def _schedule_screen(
     try:
         state = await ask(rt, request, coordinator.organisation_id, GetSchedule(cycle_id=cycle_id))
     except ServiceUnavailable:
-        return _unavailable(request, _screen(cycle_id))
+        return unavailable(request, _screen(cycle_id))
     except CommandRejected as refused:
         if refused.code == "unknown_cycle":
             state = {"cycle": None, "pairs": [], "group_meetings": [], "trainings": []}
@@ -451,8 +404,21 @@ async def _act(
         command,
         screen=_screen(cycle_id),
         done=done,
-        unavailable=lambda: _unavailable(request, _screen(cycle_id)),
+        unavailable=lambda: unavailable(request, _screen(cycle_id)),
     )
+
+
+async def _schedule_or_back(
+    request: Request, rt: Runtime, coordinator: Coordinator, cycle_id: UUID
+) -> Any:
+    """The cycle's schedule from scheduling, or the page instead: the 503 page when it is
+    down, back to the screen with its refusal's code when it refuses."""
+    try:
+        return await ask(rt, request, coordinator.organisation_id, GetSchedule(cycle_id=cycle_id))
+    except ServiceUnavailable:
+        return unavailable(request, _screen(cycle_id))
+    except CommandRejected as refused:
+        return _back(cycle_id, error=refused.code)
 
 
 @router.get("/coordinator/cycles/{cycle_id}/calendar.ics")
@@ -463,7 +429,7 @@ async def cycle_calendar(
     try:
         feed = await ask(rt, request, coordinator.organisation_id, command)
     except ServiceUnavailable:
-        return _unavailable(request, _screen(cycle_id))
+        return unavailable(request, _screen(cycle_id))
     except CommandRejected:
         return page(request, "error.html", {"message_key": "error.not_found"}, status=404)
     return Response(feed["ics"], media_type=ICS, headers={"Cache-Control": "no-store"})
@@ -540,7 +506,7 @@ async def attendance_sheet(
         try:
             await ask(rt, request, coordinator.organisation_id, command)
         except ServiceUnavailable:
-            return _unavailable(request, _screen(cycle_id))
+            return unavailable(request, _screen(cycle_id))
         except CommandRejected as refused:
             return _back(cycle_id, error=refused.code)
     return _back(cycle_id, message="attendance_saved")
@@ -559,12 +525,9 @@ async def send_links(
     session: SessionDep,
 ) -> Response:
     """E-mail both members of the pair their personal portal links (valid 8 months)."""
-    try:
-        state = await ask(rt, request, coordinator.organisation_id, GetSchedule(cycle_id=cycle_id))
-    except ServiceUnavailable:
-        return _unavailable(request, _screen(cycle_id))
-    except CommandRejected as refused:
-        return _back(cycle_id, error=refused.code)
+    state = await _schedule_or_back(request, rt, coordinator, cycle_id)
+    if isinstance(state, Response):
+        return state
     pair = next((p for p in state["pairs"] if p["pair_id"] == str(pair_id)), None)
     if pair is None:
         return _back(cycle_id, error="unknown_pair")
@@ -675,7 +638,7 @@ async def create_training(
         try:
             await ask(rt, request, coordinator.organisation_id, command)
         except ServiceUnavailable:
-            return _unavailable(request, _screen(cycle_id))
+            return unavailable(request, _screen(cycle_id))
         except CommandRejected as refused:
             field = _TRAINING_FIELD_OF.get(refused.field or "", "tr_title")
             errors = {field: refused.code}
@@ -733,12 +696,9 @@ async def form_small_groups(
     request: Request, cycle_id: UUID, coordinator: Editor, rt: RuntimeDep, session: SessionDep
 ) -> Response:
     """(Re)form the cycle's small groups from its current pairs."""
-    try:
-        state = await ask(rt, request, coordinator.organisation_id, GetSchedule(cycle_id=cycle_id))
-    except ServiceUnavailable:
-        return _unavailable(request, _screen(cycle_id))
-    except CommandRejected as refused:
-        return _back(cycle_id, error=refused.code)
+    state = await _schedule_or_back(request, rt, coordinator, cycle_id)
+    if isinstance(state, Response):
+        return state
     current = [p for p in state["pairs"] if p["ended_at"] is None]
     codes = await small_group_codes(session, coordinator.organisation_id, cycle_id, current)
     command = FormSmallGroups(cycle_id=cycle_id, pairs=tuple(codes))
@@ -770,11 +730,10 @@ async def portal_rsvp(
     request: Request, token: str, rt: RuntimeDep, session: SessionDep
 ) -> Response:
     """Her yes or no to a group meeting or training she is invited to."""
-    found = await _participant(request, rt, session, token)
-    if isinstance(found, Response):
-        return found
-    link, person = found
-    lang = _portal_language(request, person)
+    visit = await _participant(request, rt, session, token)
+    if isinstance(visit, Response):
+        return visit
+    lang = visit.lang
     form = await request.form()
     answer = str(form.get("answer") or "")
     try:
@@ -782,33 +741,19 @@ async def portal_rsvp(
     except ValueError:
         event_id = None
     if event_id is None or answer not in ("yes", "no"):
-        return await _render_portal(
-            request,
-            rt,
-            token,
-            link,
-            person,
-            rsvp_error=text("portal.error.invalid", lang),
-            status=422,
-        )
+        rsvp_error = text("portal.error.invalid", lang)
+        return await _render_portal(request, rt, visit, rsvp_error=rsvp_error, status=422)
     try:
         await ask(
             rt,
             request,
-            person.organisation_id,
-            Rsvp(event_id=event_id, person_id=link.person_id, answer=answer),
+            visit.person.organisation_id,
+            Rsvp(event_id=event_id, person_id=visit.link.person_id, answer=answer),
         )
     except ServiceUnavailable:
-        return _unavailable(request, f"/portal/{token}", lang)
+        return unavailable(request, visit.home, lang)
     except CommandRejected as refused:
-        return await _render_portal(
-            request,
-            rt,
-            token,
-            link,
-            person,
-            rsvp_error=text(f"portal.error.{refused.code}", lang),
-            status=422,
-        )
+        rsvp_error = text(f"portal.error.{refused.code}", lang)
+        return await _render_portal(request, rt, visit, rsvp_error=rsvp_error, status=422)
     query = f"?lang={lang}&answered=1" if request.query_params.get("lang") else "?answered=1"
     return RedirectResponse(f"/portal/{token}{query}", 303)

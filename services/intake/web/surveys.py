@@ -16,17 +16,16 @@ import uuid
 from typing import Annotated, Any
 from uuid import UUID
 
-import sqlalchemy as sa
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from services.intake import cycles
-from services.intake import models as m
 from services.intake.auth import EDITOR_ROLES, Coordinator, CurrentCoordinator, require_role
-from services.intake.portal import LinkError, read_survey_link
+from services.intake.portal import LinkError, SurveyLink, read_survey_link
 from services.intake.web.commands import ask
 from services.intake.web.csrf import verify_csrf
-from services.intake.web.i18n import LANGUAGES, text, translator
+from services.intake.web.i18n import translator
+from services.intake.web.links import Visit, link_refused, open_link, unavailable
 from services.intake.web.render import page
 from shared.commands import (
     CheckSurveyTemplate,
@@ -52,55 +51,6 @@ BLANK_ROWS = 2
 
 
 # --- the participant's survey ----------------------------------------------------------------
-
-
-def _link_refused(request: Request, error: LinkError) -> Response:
-    """403 (forged) or 410 (expired), in Finnish and English: we do not know who it is."""
-    status = 410 if error.reason == "expired" else 403
-    texts = [
-        (
-            lang,
-            text(f"portal.invalid.{error.reason}.title", lang),
-            text(f"portal.invalid.{error.reason}.text", lang),
-        )
-        for lang in ("fi", "en")
-    ]
-    context = {"texts": texts, "lang": "fi", "_": translator("fi")}
-    return page(request, "portal/invalid.html", context, status=status)
-
-
-def _unavailable(request: Request, back: str, lang: str | None = None) -> Response:
-    context: dict[str, Any] = {"back": back}
-    if lang:
-        context |= {"lang": lang, "_": translator(lang)}
-    return page(request, "schedule/unavailable.html", context, status=503)
-
-
-async def _respondent(
-    request: Request, rt: Runtime, session: Any, token: str
-) -> tuple[Any, Any] | Response:
-    """(link, person row) of a genuine survey link, or the page refusing it."""
-    try:
-        link = read_survey_link(rt.settings.secret_key, token, rt.clock.now())
-    except LinkError as error:
-        return _link_refused(request, error)
-    person = (
-        await session.execute(
-            sa.select(m.people.c.id, m.people.c.organisation_id, m.people.c.language).where(
-                m.people.c.id == link.person_id, m.people.c.wrapped_key.is_not(None)
-            )
-        )
-    ).one_or_none()
-    if person is None:  # signed by us, but for nobody we (still) know
-        return _link_refused(request, LinkError("unknown person"))
-    return link, person
-
-
-def _language(request: Request, person: Any) -> str:
-    chosen = request.query_params.get("lang")
-    if chosen in LANGUAGES:
-        return str(chosen)
-    return person.language if person.language in LANGUAGES else "fi"
 
 
 def question_language(lang: str) -> str:
@@ -154,30 +104,35 @@ def submission_command_id(submission: str, invitation_id: UUID, answers: dict[st
     return uuid.uuid5(SUBMISSION_NAMESPACE, f"{submission}|{invitation_id}|{content}")
 
 
+async def _survey(request: Request, rt: Runtime, visit: Visit[SurveyLink]) -> Any:
+    """Her survey (questions, state) from feedback, or the page saying why not."""
+    try:
+        return await ask(
+            rt,
+            request,
+            visit.person.organisation_id,
+            GetSurvey(invitation_id=visit.link.invitation_id, person_id=visit.link.person_id),
+        )
+    except ServiceUnavailable:
+        return unavailable(request, visit.home, visit.lang)
+    except CommandRejected:
+        return link_refused(request, LinkError("unknown invitation"))
+
+
 async def _render_survey(
     request: Request,
     rt: Runtime,
-    token: str,
-    link: Any,
-    person: Any,
+    visit: Visit[SurveyLink],
     *,
     values: dict[str, Any] | None = None,
     errors: dict[str, str] | None = None,
     form_error: str | None = None,
     status: int = 200,
 ) -> Response:
-    lang = _language(request, person)
-    try:
-        survey = await ask(
-            rt,
-            request,
-            person.organisation_id,
-            GetSurvey(invitation_id=link.invitation_id, person_id=link.person_id),
-        )
-    except ServiceUnavailable:
-        return _unavailable(request, f"/survey/{token}", lang)
-    except CommandRejected:
-        return _link_refused(request, LinkError("unknown invitation"))
+    survey = await _survey(request, rt, visit)
+    if isinstance(survey, Response):
+        return survey
+    lang = visit.lang
     _ = translator(lang)
     return page(
         request,
@@ -186,7 +141,7 @@ async def _render_survey(
             "lang": lang,
             "_": _,
             "qlang": question_language(lang),
-            "token": token,
+            "token": visit.token,
             "survey": survey,
             "likert": LIKERT,
             "values": values or {},
@@ -200,67 +155,64 @@ async def _render_survey(
     )
 
 
+async def _respondent(
+    request: Request, rt: Runtime, session: Any, token: str
+) -> Visit[SurveyLink] | Response:
+    """The visit of a genuine survey link of someone we (still) know, or the refusal."""
+    return await open_link(
+        request, rt, session, token, read_survey_link, "/survey", erased_refused=True
+    )
+
+
 @router.get("/survey/{token}", response_class=HTMLResponse)
 async def survey_page(
     request: Request, token: str, rt: RuntimeDep, session: SessionDep
 ) -> Response:
-    found = await _respondent(request, rt, session, token)
-    if isinstance(found, Response):
-        return found
-    link, person = found
-    return await _render_survey(request, rt, token, link, person)
+    visit = await _respondent(request, rt, session, token)
+    if isinstance(visit, Response):
+        return visit
+    return await _render_survey(request, rt, visit)
 
 
 @router.post("/survey/{token}", response_class=HTMLResponse)
 async def survey_answer(
     request: Request, token: str, rt: RuntimeDep, session: SessionDep
 ) -> Response:
-    found = await _respondent(request, rt, session, token)
-    if isinstance(found, Response):
-        return found
-    link, person = found
-    lang = _language(request, person)
-    try:
-        survey = await ask(
-            rt,
-            request,
-            person.organisation_id,
-            GetSurvey(invitation_id=link.invitation_id, person_id=link.person_id),
-        )
-    except ServiceUnavailable:
-        return _unavailable(request, f"/survey/{token}", lang)
-    except CommandRejected:
-        return _link_refused(request, LinkError("unknown invitation"))
+    visit = await _respondent(request, rt, session, token)
+    if isinstance(visit, Response):
+        return visit
+    survey = await _survey(request, rt, visit)
+    if isinstance(survey, Response):
+        return survey
     form = await request.form()
     answers, errors, values = parse_answers(survey["questions"], form)
     if errors:
-        return await _render_survey(
-            request, rt, token, link, person, values=values, errors=errors, status=422
-        )
+        return await _render_survey(request, rt, visit, values=values, errors=errors, status=422)
     submission = str(form.get("submission") or "")[:64] or uuid.uuid4().hex
+    link = visit.link
     try:
         await ask(
             rt,
             request,
-            person.organisation_id,
+            visit.person.organisation_id,
             SubmitSurveyResponse(
                 invitation_id=link.invitation_id, person_id=link.person_id, answers=answers
             ),
             command_id=submission_command_id(submission, link.invitation_id, answers),
         )
     except ServiceUnavailable:
-        return _unavailable(request, f"/survey/{token}", lang)
+        return unavailable(request, visit.home, visit.lang)
     except CommandRejected as refused:
         field = refused.field or ""
         if field.startswith("answers."):
             errors = {field.removeprefix("answers."): refused.code}
             return await _render_survey(
-                request, rt, token, link, person, values=values, errors=errors, status=422
+                request, rt, visit, values=values, errors=errors, status=422
             )
         return await _render_survey(
-            request, rt, token, link, person, values=values, form_error=refused.code, status=422
+            request, rt, visit, values=values, form_error=refused.code, status=422
         )
-    return RedirectResponse(f"/survey/{token}?done=1&lang={lang}", 303)
+    return RedirectResponse(f"/survey/{token}?done=1&lang={visit.lang}", 303)
 
 
 # --- the coordinator's templates -------------------------------------------------------------
@@ -279,6 +231,19 @@ def _screen(programme_id: UUID) -> str:
     return f"/coordinator/programmes/{programme_id}/surveys"
 
 
+async def _templates(
+    request: Request, rt: Runtime, coordinator: Coordinator, programme_id: UUID
+) -> Any:
+    """The programme's survey templates from feedback, or the 503 page when it is down."""
+    try:
+        reply = await ask(
+            rt, request, coordinator.organisation_id, GetSurveyTemplates(programme_id=programme_id)
+        )
+    except ServiceUnavailable:
+        return unavailable(request, _screen(programme_id))
+    return reply["templates"]
+
+
 @router.get("/coordinator/programmes/{programme_id}/surveys", response_class=HTMLResponse)
 async def templates_page(
     request: Request,
@@ -288,13 +253,10 @@ async def templates_page(
     rt: RuntimeDep,
 ) -> Response:
     programme = await _programme(session, coordinator, programme_id)
-    try:
-        reply = await ask(
-            rt, request, coordinator.organisation_id, GetSurveyTemplates(programme_id=programme_id)
-        )
-    except ServiceUnavailable:
-        return _unavailable(request, _screen(programme_id))
-    by = {(t["kind"], t["role"]): t for t in reply["templates"]}
+    templates = await _templates(request, rt, coordinator, programme_id)
+    if isinstance(templates, Response):
+        return templates
+    by = {(t["kind"], t["role"]): t for t in templates}
     return page(
         request,
         "surveys/templates.html",
@@ -467,13 +429,10 @@ async def edit_template(
 ) -> Response:
     _check_kind_role(kind, role)
     programme = await _programme(session, coordinator, programme_id)
-    try:
-        reply = await ask(
-            rt, request, coordinator.organisation_id, GetSurveyTemplates(programme_id=programme_id)
-        )
-    except ServiceUnavailable:
-        return _unavailable(request, _screen(programme_id))
-    current = next(t for t in reply["templates"] if t["kind"] == kind and t["role"] == role)
+    templates = await _templates(request, rt, coordinator, programme_id)
+    if isinstance(templates, Response):
+        return templates
+    current = next(t for t in templates if t["kind"] == kind and t["role"] == role)
     rows = template_rows(current["questions"])
     context = _edit_context(programme, kind, role, rows, {}, current["version"])
     return page(request, "surveys/template_form.html", context)
@@ -504,7 +463,7 @@ async def save_template(
             rt, request, coordinator.organisation_id, CheckSurveyTemplate(questions=questions)
         )
     except ServiceUnavailable:
-        return _unavailable(request, _screen(programme_id))
+        return unavailable(request, _screen(programme_id))
     if checked["problems"]:
         form_error: str | None = None
         for problem in checked["problems"]:
@@ -529,7 +488,7 @@ async def save_template(
             ),
         )
     except ServiceUnavailable:
-        return _unavailable(request, _screen(programme_id))
+        return unavailable(request, _screen(programme_id))
     except CommandRejected as refused:
         spot = _error_spot(refused.field, origin)
         if spot is None:

@@ -1,0 +1,116 @@
+"""Participant pages on personal links (`/portal/<token>`, `/survey/<token>`): one way to
+open a link, to refuse it, to choose the page's language and to say that the service behind
+the page is down.
+
+A link is opened by checking its signature and expiry (`services.intake.portal`) and finding
+whom it is for. A forged link is refused with 403, an expired one with 410, in Finnish and
+English side by side: we do not know who is asking. The page's language is the one chosen
+(`?lang=`), else the person's own, else Finnish.
+
+    visit = await open_link(request, rt, session, token, read_survey_link, "/survey")
+    if isinstance(visit, Response):
+        return visit  # the refusal
+    ... visit.link.invitation_id, visit.person.organisation_id, visit.lang ...
+    return unavailable(request, visit.home, visit.lang)  # when the service is down
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Generic, Protocol, TypeVar
+from uuid import UUID
+
+import sqlalchemy as sa
+from fastapi import Request
+from fastapi.responses import Response
+
+from services.intake import models as m
+from services.intake.portal import LinkError
+from services.intake.web.i18n import LANGUAGES, text, translator
+from services.intake.web.render import page
+from shared.service import Runtime
+
+
+class SignedLink(Protocol):
+    @property
+    def person_id(self) -> UUID: ...
+
+
+L = TypeVar("L", bound=SignedLink)
+
+
+@dataclass(frozen=True)
+class Visit(Generic[L]):
+    """A genuine link opened: what it says, whom it is for (id, organisation_id, language)
+    and the language of the page."""
+
+    token: str
+    link: L
+    person: Any
+    lang: str
+    home: str
+    """The participant's page of this link, e.g. `/portal/<token>`."""
+
+
+def link_refused(request: Request, error: LinkError) -> Response:
+    """403 (forged) or 410 (expired), in Finnish and English: we do not know who it is."""
+    status = 410 if error.reason == "expired" else 403
+    texts = [
+        (
+            lang,
+            text(f"portal.invalid.{error.reason}.title", lang),
+            text(f"portal.invalid.{error.reason}.text", lang),
+        )
+        for lang in ("fi", "en")
+    ]
+    context = {"texts": texts, "lang": "fi", "_": translator("fi")}
+    return page(request, "portal/invalid.html", context, status=status)
+
+
+def unavailable(request: Request, back: str, lang: str | None = None) -> Response:
+    """503: the service behind the page is down; nothing was changed. In the participant's
+    language when given, else in the request's."""
+    context: dict[str, Any] = {"back": back}
+    if lang:
+        context |= {"lang": lang, "_": translator(lang)}
+    return page(request, "schedule/unavailable.html", context, status=503)
+
+
+def page_language(request: Request, person: Any) -> str:
+    """The language chosen on the page (`?lang=`), else the person's own, else Finnish."""
+    chosen = request.query_params.get("lang")
+    if chosen in LANGUAGES:
+        return str(chosen)
+    return person.language if person.language in LANGUAGES else "fi"
+
+
+async def open_link(
+    request: Request,
+    rt: Runtime,
+    session: Any,
+    token: str,
+    read: Callable[[str, str, datetime], L],
+    path: str,
+    *,
+    erased_refused: bool = False,
+) -> Visit[L] | Response:
+    """The visit of a genuine link, or the page refusing it. `read` checks the token
+    (`read_portal_link`, `read_survey_link`); `path` is the page's path without the token.
+    With `erased_refused`, a person whose personal data was erased is unknown."""
+    try:
+        link = read(rt.settings.secret_key, token, rt.clock.now())
+    except LinkError as error:
+        return link_refused(request, error)
+    people = m.people.c
+    query = sa.select(people.id, people.organisation_id, people.language).where(
+        people.id == link.person_id
+    )
+    if erased_refused:
+        query = query.where(people.wrapped_key.is_not(None))
+    person = (await session.execute(query)).one_or_none()
+    if person is None:  # signed by us, but for nobody we (still) know
+        return link_refused(request, LinkError("unknown person"))
+    lang = page_language(request, person)
+    return Visit(token=token, link=link, person=person, lang=lang, home=f"{path}/{token}")
