@@ -10,8 +10,9 @@ nothing is changed. A viewer sees everything but no forms.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
 import sqlalchemy as sa
@@ -149,39 +150,61 @@ async def outcomes_page(
     return await _render(request, rt, session, coordinator, cycle_id)
 
 
-async def _change(
-    request: Request,
-    rt: Runtime,
-    session: AsyncSession,
-    coordinator: Coordinator,
-    cycle_id: UUID,
-    command: Command,
-    *,
-    form_key: str,
-    fields: tuple[str, ...],
-    values: dict[str, str],
-    done: str,
-) -> Response:
-    """Send the change; back to the screen, or the screen again with the refusal next to
-    the field it names (422), or the 503 page."""
-    try:
-        await ask(rt, request, coordinator.organisation_id, command)
-    except ServiceUnavailable:
-        return _unavailable(request, cycle_id)
-    except CommandRejected as refused:
-        field = refused.field if refused.field in fields else fields[0]
-        code = refused.code if refused.code in KNOWN_ERRORS else "invalid"
+@dataclass(frozen=True)
+class _Posted:
+    """One form posted on the screen: `key` names it (a person's override form, an
+    interview's forms) and `values` are shown again with a refusal."""
+
+    request: Request
+    rt: Runtime
+    session: AsyncSession
+    coordinator: Coordinator
+    cycle_id: UUID
+    key: str
+    values: dict[str, str]
+
+    @classmethod
+    def of(
+        cls,
+        request: Request,
+        rt: Runtime,
+        session: AsyncSession,
+        coordinator: Coordinator,
+        cycle_id: UUID,
+        key: str,
+        form: Any,
+        *names: str,
+    ) -> _Posted:
+        """The form `key` with the values of its fields `names` (missing ones empty)."""
+        values = {name: str(form.get(name) or "") for name in names}
+        return cls(request, rt, session, coordinator, cycle_id, key, values)
+
+    async def refuse(self, field: str, code: str) -> Response:
+        """The screen again with the refusal next to the field (422), nothing sent."""
         return await _render(
-            request,
-            rt,
-            session,
-            coordinator,
-            cycle_id,
-            errors={form_key: {field: code}},
-            values={form_key: values},
+            self.request,
+            self.rt,
+            self.session,
+            self.coordinator,
+            self.cycle_id,
+            errors={self.key: {field: code}},
+            values={self.key: self.values},
             status=422,
         )
-    return back_to(_screen(cycle_id), message=done)
+
+    async def send(self, command: Command, *, fields: tuple[str, ...], done: str) -> Response:
+        """Send the change; back to the screen, or the screen again with the refusal next to
+        the field it names (422; the first of `fields` when it names none of them), or the
+        503 page."""
+        try:
+            await ask(self.rt, self.request, self.coordinator.organisation_id, command)
+        except ServiceUnavailable:
+            return _unavailable(self.request, self.cycle_id)
+        except CommandRejected as refused:
+            field = refused.field if refused.field in fields else fields[0]
+            code = refused.code if refused.code in KNOWN_ERRORS else "invalid"
+            return await self.refuse(field, code)
+        return back_to(_screen(self.cycle_id), message=done)
 
 
 def _uuid(value: object) -> UUID | None:
@@ -198,29 +221,6 @@ def _day(value: str) -> date | None:
         return None
 
 
-async def _refuse(
-    request: Request,
-    rt: Runtime,
-    session: AsyncSession,
-    coordinator: Coordinator,
-    cycle_id: UUID,
-    form_key: str,
-    field: str,
-    code: str,
-    values: dict[str, str],
-) -> Response:
-    return await _render(
-        request,
-        rt,
-        session,
-        coordinator,
-        cycle_id,
-        errors={form_key: {field: code}},
-        values={form_key: values},
-        status=422,
-    )
-
-
 @router.post("/cycles/{cycle_id}/outcomes/override", response_class=HTMLResponse)
 async def override(
     request: Request, cycle_id: UUID, coordinator: Editor, session: SessionDep, rt: RuntimeDep
@@ -229,31 +229,18 @@ async def override(
     person_id = _uuid(form.get("person_id"))
     if person_id is None:
         return back_to(_screen(cycle_id))
-    values = {key: str(form.get(key) or "") for key in ("outcome", "reason")}
     key = f"override-{person_id}"
-    if values["outcome"] not in OUTCOMES:
-        return await _refuse(
-            request, rt, session, coordinator, cycle_id, key, "outcome", "choose_outcome", values
-        )
+    posted = _Posted.of(request, rt, session, coordinator, cycle_id, key, form, "outcome", "reason")
+    if posted.values["outcome"] not in OUTCOMES:
+        return await posted.refuse("outcome", "choose_outcome")
     command = OverrideOutcome(
         person_id=person_id,
         cycle_id=cycle_id,
-        outcome=Outcome(values["outcome"]),
-        reason=values["reason"][:2000],
+        outcome=Outcome(posted.values["outcome"]),
+        reason=posted.values["reason"][:2000],
         coordinator_id=coordinator.id,
     )
-    return await _change(
-        request,
-        rt,
-        session,
-        coordinator,
-        cycle_id,
-        command,
-        form_key=key,
-        fields=("reason", "outcome"),
-        values=values,
-        done="overridden",
-    )
+    return await posted.send(command, fields=("reason", "outcome"), done="overridden")
 
 
 @router.post("/cycles/{cycle_id}/outcomes/clear", response_class=HTMLResponse)
@@ -264,21 +251,12 @@ async def clear(
     person_id = _uuid(form.get("person_id"))
     if person_id is None:
         return back_to(_screen(cycle_id))
+    key = f"override-{person_id}"
+    posted = _Posted.of(request, rt, session, coordinator, cycle_id, key, form)
     command = ClearOutcomeOverride(
         person_id=person_id, cycle_id=cycle_id, coordinator_id=coordinator.id
     )
-    return await _change(
-        request,
-        rt,
-        session,
-        coordinator,
-        cycle_id,
-        command,
-        form_key=f"override-{person_id}",
-        fields=("outcome",),
-        values={},
-        done="cleared",
-    )
+    return await posted.send(command, fields=("outcome",), done="cleared")
 
 
 @router.post(
@@ -294,28 +272,15 @@ async def schedule(
     rt: RuntimeDep,
 ) -> Response:
     form = await request.form()
-    values = {"scheduled_on": str(form.get("scheduled_on") or "")}
     key = f"schedule-{interview_id}"
-    day = _day(values["scheduled_on"])
+    posted = _Posted.of(request, rt, session, coordinator, cycle_id, key, form, "scheduled_on")
+    day = _day(posted.values["scheduled_on"])
     if day is None:
-        return await _refuse(
-            request, rt, session, coordinator, cycle_id, key, "scheduled_on", "date", values
-        )
+        return await posted.refuse("scheduled_on", "date")
     command = ScheduleInterview(
         interview_id=interview_id, scheduled_on=day, coordinator_id=coordinator.id
     )
-    return await _change(
-        request,
-        rt,
-        session,
-        coordinator,
-        cycle_id,
-        command,
-        form_key=key,
-        fields=("scheduled_on",),
-        values=values,
-        done="scheduled",
-    )
+    return await posted.send(command, fields=("scheduled_on",), done="scheduled")
 
 
 @router.post(
@@ -331,32 +296,17 @@ async def record(
     rt: RuntimeDep,
 ) -> Response:
     form = await request.form()
-    values = {key: str(form.get(key) or "") for key in ("held_on", "notes")}
     key = f"record-{interview_id}"
-    day = _day(values["held_on"])
+    posted = _Posted.of(request, rt, session, coordinator, cycle_id, key, form, "held_on", "notes")
+    day = _day(posted.values["held_on"])
     if day is None:
-        return await _refuse(
-            request, rt, session, coordinator, cycle_id, key, "held_on", "date", values
-        )
-    if len(values["notes"]) > 5000:
-        return await _refuse(
-            request, rt, session, coordinator, cycle_id, key, "notes", "notes_too_long", values
-        )
+        return await posted.refuse("held_on", "date")
+    if len(posted.values["notes"]) > 5000:
+        return await posted.refuse("notes", "notes_too_long")
     command = RecordInterview(
         interview_id=interview_id,
         held_on=day,
-        notes=values["notes"],
+        notes=posted.values["notes"],
         coordinator_id=coordinator.id,
     )
-    return await _change(
-        request,
-        rt,
-        session,
-        coordinator,
-        cycle_id,
-        command,
-        form_key=key,
-        fields=("held_on", "notes"),
-        values=values,
-        done="recorded",
-    )
+    return await posted.send(command, fields=("held_on", "notes"), done="recorded")
