@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import random
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from uuid import UUID
 
@@ -23,7 +25,7 @@ from services.intake import models as m
 from services.intake.app import DEFINITION
 from services.intake.auth import create_coordinator
 from services.intake.domain import CycleDates, CycleStatus, Status, add_months
-from services.intake.schemas import ApplicationCreate
+from services.intake.schemas import ApplicationCreate, ApplicationPublic
 from shared.clock import Clock, FrozenClock, SystemClock
 from shared.crypto import vault_for
 from shared.db import make_engine, make_sessionmaker, migrate
@@ -213,39 +215,35 @@ async def seed(settings: Settings, clock: Clock) -> bool:
                 language="fi",
                 clock=clock,
             )
-            await _past_cycle(
-                session, outbox=outbox, settings=settings, clock=clock, admin_id=admin_id
+            demo = _Demo(session, outbox, settings, clock, admin_id)
+            # completed: `services.feedback.demo` adds its pairs, meetings, surveys, outcomes
+            await demo.history(
+                cycle_id=DEMO_PAST_CYCLE,
+                name="Past cycle",
+                dates=past_cycle_dates(clock.now().date()),
+                applications=demo_applications(
+                    DEMO_PAST_CYCLE, mentees=46, mentors=42, seed=2025, tag="p"
+                ),
+                spread_days=25,
+                then=(CycleStatus.MATCHING, CycleStatus.RUNNING, CycleStatus.COMPLETED),
             )
-            await _running_cycle(
-                session, outbox=outbox, settings=settings, clock=clock, admin_id=admin_id
+            # running: its pairs are formed by matching when `services.scheduling.demo`
+            # confirms the proposal
+            await demo.history(
+                cycle_id=DEMO_RUNNING_CYCLE,
+                name="Running cycle",
+                dates=running_cycle_dates(clock.now().date()),
+                applications=demo_applications(
+                    DEMO_RUNNING_CYCLE, mentees=16, mentors=18, seed=2026, tag="r"
+                ),
+                spread_days=40,
+                then=(CycleStatus.MATCHING, CycleStatus.RUNNING),
             )
-            submitted = []
-            for application in demo_applications(DEMO_CYCLE):
-                submitted.append(
-                    await service.submit_application(
-                        session,
-                        request=application,
-                        outbox=outbox,
-                        vault=vault_for(settings.secret_key),
-                        secret_key=settings.secret_key,
-                        clock=clock,
-                    )
-                )
+            submitted = await demo.submit(demo_applications(DEMO_CYCLE))
             # most eligible applicants are accepted already, so that matching has a cohort;
             # the rest wait in the review queue
             eligible = [a for a in submitted if a.status == Status.ELIGIBLE.value]
-            for application in [a for i, a in enumerate(eligible) if i % 6 != 5]:
-                await review.decide(
-                    session,
-                    organisation_id=DEMO_ORGANISATION,
-                    application_id=application.application_id,
-                    to_status=Status.ACCEPTED,
-                    actor_id=admin_id,
-                    note=None,
-                    vault=vault_for(settings.secret_key),
-                    outbox=outbox,
-                    clock=clock,
-                )
+            await demo.accept([a for i, a in enumerate(eligible) if i % 6 != 5])
         return True
     finally:
         await engine.dispose()
@@ -264,72 +262,6 @@ def past_cycle_dates(today: date) -> CycleDates:
     )
 
 
-async def _past_cycle(
-    session: AsyncSession,
-    *,
-    outbox: Outbox,
-    settings: Settings,
-    clock: Clock,
-    admin_id: UUID,
-) -> None:
-    """The completed past cycle: applications dated in its window (on a clock set back), the
-    eligible accepted, then matched, run and completed. Every other step uses the real
-    clock: the other services take an event's time as "now", and a cycle whose surveys
-    closed long ago must not have anyone invited to them."""
-    dates = past_cycle_dates(clock.now().date())
-    await cycles.create_cycle(
-        session,
-        organisation_id=DEMO_ORGANISATION,
-        programme_id=DEMO_PROGRAMME,
-        name=f"Past cycle {dates.starts_on:%m/%Y}-{dates.ends_on:%m/%Y}",
-        dates=dates,
-        cycle_id=DEMO_PAST_CYCLE,
-    )
-
-    async def advance(status: CycleStatus) -> None:
-        await cycles.advance_cycle(
-            session,
-            organisation_id=DEMO_ORGANISATION,
-            cycle_id=DEMO_PAST_CYCLE,
-            to=status,
-            outbox=outbox,
-            clock=clock,
-        )
-
-    await advance(CycleStatus.OPEN)
-    vault = vault_for(settings.secret_key)
-    submitted = []
-    for i, application in enumerate(
-        demo_applications(DEMO_PAST_CYCLE, mentees=46, mentors=42, seed=2025, tag="p")
-    ):
-        day = dates.applications_open + timedelta(days=i % 25)
-        submitted.append(
-            await service.submit_application(
-                session,
-                request=application,
-                outbox=outbox,
-                vault=vault,
-                secret_key=settings.secret_key,
-                clock=FrozenClock(datetime.combine(day, time(10), tzinfo=UTC)),
-            )
-        )
-    await advance(CycleStatus.SCREENING)
-    for application in [a for a in submitted if a.status == Status.ELIGIBLE.value]:
-        await review.decide(
-            session,
-            organisation_id=DEMO_ORGANISATION,
-            application_id=application.application_id,
-            to_status=Status.ACCEPTED,
-            actor_id=admin_id,
-            note=None,
-            vault=vault,
-            outbox=outbox,
-            clock=clock,
-        )
-    for status in (CycleStatus.MATCHING, CycleStatus.RUNNING, CycleStatus.COMPLETED):
-        await advance(status)
-
-
 def running_cycle_dates(today: date) -> CycleDates:
     """Eight months that started 75 days ago; applications closed two weeks before."""
     starts_on = today - timedelta(days=75)
@@ -341,69 +273,98 @@ def running_cycle_dates(today: date) -> CycleDates:
     )
 
 
-async def _running_cycle(
-    session: AsyncSession,
-    *,
-    outbox: Outbox,
-    settings: Settings,
-    clock: Clock,
-    admin_id: UUID,
-) -> None:
-    """The running cycle: applications dated in its window (on a clock set back), the
-    eligible accepted, the cycle advanced to running. Its pairs are formed by matching when
-    `services.scheduling.demo` confirms the proposal."""
-    dates = running_cycle_dates(clock.now().date())
-    await cycles.create_cycle(
-        session,
-        organisation_id=DEMO_ORGANISATION,
-        programme_id=DEMO_PROGRAMME,
-        name=f"Running cycle {dates.starts_on:%m/%Y}-{dates.ends_on:%m/%Y}",
-        dates=dates,
-        cycle_id=DEMO_RUNNING_CYCLE,
-    )
+@dataclass(frozen=True)
+class _Demo:
+    """The demo organisation's seeding: one session and outbox, its admin deciding."""
 
-    async def advance(status: CycleStatus) -> None:
-        await cycles.advance_cycle(
-            session,
-            organisation_id=DEMO_ORGANISATION,
-            cycle_id=DEMO_RUNNING_CYCLE,
-            to=status,
-            outbox=outbox,
-            clock=clock,
-        )
+    session: AsyncSession
+    outbox: Outbox
+    settings: Settings
+    clock: Clock
+    admin_id: UUID
 
-    await advance(CycleStatus.OPEN)
-    vault = vault_for(settings.secret_key)
-    submitted = []
-    for i, application in enumerate(
-        demo_applications(DEMO_RUNNING_CYCLE, mentees=16, mentors=18, seed=2026, tag="r")
-    ):
-        day = dates.applications_open + timedelta(days=i % 40)
-        submitted.append(
-            await service.submit_application(
-                session,
-                request=application,
-                outbox=outbox,
-                vault=vault,
-                secret_key=settings.secret_key,
-                clock=FrozenClock(datetime.combine(day, time(10), tzinfo=UTC)),
+    async def submit(
+        self,
+        applications: list[ApplicationCreate],
+        submitted_on: Callable[[int], date] | None = None,
+    ) -> list[ApplicationPublic]:
+        """Submit the applications through the service layer; the i-th on the day
+        `submitted_on(i)` at 10:00 UTC (a clock set back), else now."""
+        vault = vault_for(self.settings.secret_key)
+        submitted = []
+        for i, application in enumerate(applications):
+            clock = self.clock
+            if submitted_on is not None:
+                clock = FrozenClock(datetime.combine(submitted_on(i), time(10), tzinfo=UTC))
+            submitted.append(
+                await service.submit_application(
+                    self.session,
+                    request=application,
+                    outbox=self.outbox,
+                    vault=vault,
+                    secret_key=self.settings.secret_key,
+                    clock=clock,
+                )
             )
-        )
-    await advance(CycleStatus.SCREENING)
-    for application in [a for a in submitted if a.status == Status.ELIGIBLE.value]:
-        await review.decide(
-            session,
+        return submitted
+
+    async def accept(self, applications: list[ApplicationPublic]) -> None:
+        """The admin accepts each application, now."""
+        vault = vault_for(self.settings.secret_key)
+        for application in applications:
+            await review.decide(
+                self.session,
+                organisation_id=DEMO_ORGANISATION,
+                application_id=application.application_id,
+                to_status=Status.ACCEPTED,
+                actor_id=self.admin_id,
+                note=None,
+                vault=vault,
+                outbox=self.outbox,
+                clock=self.clock,
+            )
+
+    async def advance(self, cycle_id: UUID, status: CycleStatus) -> None:
+        await cycles.advance_cycle(
+            self.session,
             organisation_id=DEMO_ORGANISATION,
-            application_id=application.application_id,
-            to_status=Status.ACCEPTED,
-            actor_id=admin_id,
-            note=None,
-            vault=vault,
-            outbox=outbox,
-            clock=clock,
+            cycle_id=cycle_id,
+            to=status,
+            outbox=self.outbox,
+            clock=self.clock,
         )
-    for status in (CycleStatus.MATCHING, CycleStatus.RUNNING):
-        await advance(status)
+
+    async def history(
+        self,
+        *,
+        cycle_id: UUID,
+        name: str,
+        dates: CycleDates,
+        applications: list[ApplicationCreate],
+        spread_days: int,
+        then: tuple[CycleStatus, ...],
+    ) -> None:
+        """A cycle of the past: applications dated in its window (the i-th on day
+        `i % spread_days` of it, on a clock set back), the eligible accepted, the cycle
+        advanced to screening and then to each status of `then`. Every other step uses the
+        real clock: the other services take an event's time as "now", and a cycle whose
+        surveys closed long ago must not have anyone invited to them."""
+        await cycles.create_cycle(
+            self.session,
+            organisation_id=DEMO_ORGANISATION,
+            programme_id=DEMO_PROGRAMME,
+            name=f"{name} {dates.starts_on:%m/%Y}-{dates.ends_on:%m/%Y}",
+            dates=dates,
+            cycle_id=cycle_id,
+        )
+        await self.advance(cycle_id, CycleStatus.OPEN)
+        submitted = await self.submit(
+            applications, lambda i: dates.applications_open + timedelta(days=i % spread_days)
+        )
+        await self.advance(cycle_id, CycleStatus.SCREENING)
+        await self.accept([a for a in submitted if a.status == Status.ELIGIBLE.value])
+        for status in then:
+            await self.advance(cycle_id, status)
 
 
 if __name__ == "__main__":
