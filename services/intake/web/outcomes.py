@@ -20,13 +20,13 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.intake import models as m
 from services.intake import review
 from services.intake.auth import EDITOR_ROLES, Coordinator, CurrentCoordinator, require_role
 from services.intake.auth.models import coordinators
 from services.intake.web.commands import ask, back_to
 from services.intake.web.csrf import verify_csrf
 from services.intake.web.render import page
+from services.intake.web.screens import cycle_name, not_found
 from shared.commands import (
     ClearOutcomeOverride,
     Command,
@@ -80,13 +80,9 @@ async def _render(
     values: dict[str, dict[str, str]] | None = None,
     status: int = 200,
 ) -> Response:
-    cycle_name = await session.scalar(
-        sa.select(m.cycles.c.name).where(
-            m.cycles.c.id == cycle_id, m.cycles.c.organisation_id == coordinator.organisation_id
-        )
-    )
-    if cycle_name is None:
-        return page(request, "error.html", {"message_key": "error.not_found"}, status=404)
+    name = await cycle_name(session, coordinator.organisation_id, cycle_id)
+    if name is None:
+        return not_found(request)
     try:
         state = await ask(rt, request, coordinator.organisation_id, GetOutcomes(cycle_id=cycle_id))
     except ServiceUnavailable:
@@ -122,7 +118,7 @@ async def _render(
         "outcomes/outcomes.html",
         {
             "cycle_id": cycle_id,
-            "cycle_name": cycle_name,
+            "cycle_name": name,
             "cycle": state["cycle"],
             "mentees": mentees,
             "counts": counts,

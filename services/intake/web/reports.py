@@ -12,15 +12,14 @@ import base64
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-import sqlalchemy as sa
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
-from services.intake import models as m
 from services.intake.auth import CurrentCoordinator
 from services.intake.web.commands import ask
 from services.intake.web.i18n import catalogue, negotiate, text
 from services.intake.web.render import page
+from services.intake.web.screens import cycle_name, not_found
 from shared.commands import (
     CommandRejected,
     ExportReport,
@@ -49,19 +48,6 @@ def report_language(request: Request) -> Literal["fi", "en"]:
 
 def _unavailable(request: Request, back: str) -> Response:
     return page(request, "reports/unavailable.html", {"back": back}, status=503)
-
-
-def _not_found(request: Request) -> Response:
-    return page(request, "error.html", {"message_key": "error.not_found"}, status=404)
-
-
-async def _cycle_name(session: Any, organisation_id: UUID, cycle_id: UUID) -> str | None:
-    name: str | None = await session.scalar(
-        sa.select(m.cycles.c.name).where(
-            m.cycles.c.id == cycle_id, m.cycles.c.organisation_id == organisation_id
-        )
-    )
-    return name
 
 
 def percent(value: float | None, lang: str) -> str:
@@ -105,9 +91,9 @@ async def cycle_report(
     session: SessionDep,
     rt: RuntimeDep,
 ) -> Response:
-    name = await _cycle_name(session, coordinator.organisation_id, cycle_id)
+    name = await cycle_name(session, coordinator.organisation_id, cycle_id)
     if name is None:
-        return _not_found(request)
+        return not_found(request)
     context: dict[str, Any] = {"cycle_id": cycle_id, "cycle_name": name, "report": None}
     try:
         reply = await ask(
@@ -150,7 +136,7 @@ async def _download(
         return _unavailable(request, back)
     except CommandRejected as refused:
         if refused.code == "unknown_cycle":
-            return _not_found(request)
+            return not_found(request)
         return page(
             request, "reports/refused.html", {"code": refused.code, "back": back}, status=422
         )
@@ -173,9 +159,9 @@ async def export_cycle_report(
     session: SessionDep,
     rt: RuntimeDep,
 ) -> Response:
-    name = await _cycle_name(session, coordinator.organisation_id, cycle_id)
+    name = await cycle_name(session, coordinator.organisation_id, cycle_id)
     if name is None or fmt not in FORMATS:
-        return _not_found(request)
+        return not_found(request)
     command = ExportReport(
         cycle_ids=[cycle_id],
         format=fmt,
@@ -196,7 +182,7 @@ async def export_all_reports(
 ) -> Response:
     """All years' files, or one year's (`?year=`): the cycles starting that year."""
     if fmt not in FORMATS:
-        return _not_found(request)
+        return not_found(request)
     lang = report_language(request)
     command = ExportReport(
         all_years=year is None,

@@ -4,7 +4,8 @@ with attendance sheets, calendar feeds).
 
 Scheduling owns the data; these pages send it commands (`shared/commands.py`, section
 "scheduling") and show what it answers. When scheduling is down the pages say so (503) and
-nothing is changed. Links are signed and checked by `services.intake.portal`.
+nothing is changed. Links are signed and checked by `services.intake.portal` and opened,
+refused (403, 410) and served in her language by `services.intake.web.links`.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from services.intake.web.i18n import negotiate, text, translator
 from services.intake.web.links import Visit, link_refused, open_link, unavailable
 from services.intake.web.options import TOPICS
 from services.intake.web.render import page
+from services.intake.web.screens import cycle_name, not_found
 from shared.commands import (
     CalendarFeed,
     Command,
@@ -340,20 +342,16 @@ async def _schedule_screen(
         person_ids=ids,
         vault=vault_for(rt.settings.secret_key),
     )
-    cycle_name = await session.scalar(
-        sa.select(m.cycles.c.name).where(
-            m.cycles.c.id == cycle_id, m.cycles.c.organisation_id == coordinator.organisation_id
-        )
-    )
-    if cycle_name is None:
-        return page(request, "error.html", {"message_key": "error.not_found"}, status=404)
+    name = await cycle_name(session, coordinator.organisation_id, cycle_id)
+    if name is None:
+        return not_found(request)
     current = [p for p in state["pairs"] if p["ended_at"] is None]
     return page(
         request,
         "schedule/schedule.html",
         {
             "cycle_id": cycle_id,
-            "cycle_name": cycle_name,
+            "cycle_name": name,
             "cycle": state["cycle"],
             "pairs": state["pairs"],
             "current": current,
@@ -431,7 +429,7 @@ async def cycle_calendar(
     except ServiceUnavailable:
         return unavailable(request, _screen(cycle_id))
     except CommandRejected:
-        return page(request, "error.html", {"message_key": "error.not_found"}, status=404)
+        return not_found(request)
     return Response(feed["ics"], media_type=ICS, headers={"Cache-Control": "no-store"})
 
 
@@ -537,12 +535,7 @@ async def send_links(
     base = rt.settings.public_base_url.rstrip("/")
     try:
         async with session.begin():
-            cycle_name = await session.scalar(
-                sa.select(m.cycles.c.name).where(
-                    m.cycles.c.id == cycle_id,
-                    m.cycles.c.organisation_id == coordinator.organisation_id,
-                )
-            )
+            name = await cycle_name(session, coordinator.organisation_id, cycle_id)
             for key in ("mentee_id", "mentor_id"):
                 person_id = UUID(pair[key])
                 token = make_link(
@@ -554,7 +547,7 @@ async def send_links(
                     person_id=person_id,
                     template="meeting_link",
                     context={
-                        "cycle_name": cycle_name or "",
+                        "cycle_name": name or "",
                         "cycle_id": str(cycle_id),
                         "pair_id": str(pair_id),
                         "link": f"{base}/portal/{token}",

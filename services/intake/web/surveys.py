@@ -6,7 +6,8 @@ Feedback owns surveys and answers; these pages send it commands (`shared/command
 section "feedback: surveys") and show what it answers. The participant's form is parsed here
 question by question (so every error shows next to its question, in her language); feedback
 checks the answers again and is the judge. When feedback is down the pages say so (503) and
-nothing is stored. Links are signed and checked by `services.intake.portal`.
+nothing is stored. Links are signed and checked by `services.intake.portal` and opened,
+refused (403, 410) and served in her language by `services.intake.web.links`.
 """
 
 from __future__ import annotations
