@@ -51,6 +51,13 @@ people = sa.Table(
     sa.Column("email_digest", sa.LargeBinary, nullable=False, comment="keyed hash, for duplicates"),
     sa.Column("language", sa.Text, nullable=False),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column(
+        "link_generation",
+        sa.Integer,
+        nullable=False,
+        server_default="0",
+        comment="personal links of an older generation are revoked (migration 0007)",
+    ),
 )
 
 applications = sa.Table(

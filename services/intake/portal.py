@@ -1,11 +1,18 @@
 """Personal links to the participant portal: signed, expiring, no password.
 
 A link token is `<payload>.<signature>`, both base64url without padding. The payload is
-compact JSON (`p` person, `r` pair, `c` cycle, `e` expiry as Unix seconds); the signature is
+compact JSON (`p` person, `r` pair, `c` cycle, `e` expiry as Unix seconds, `g` the person's
+link generation when above 0); the signature is
 HMAC-SHA256 over the encoded payload under a key derived from `WOMENTO_SECRET_KEY` for this
 purpose only (so a portal token can never stand in for anything else signed with the
 secret). Whoever holds the link can log meetings for that pair until it expires: it is a
 bearer credential, e-mailed to the participant herself.
+
+Revocation: each person has a link generation (`intake.people.link_generation`, 0 at first).
+A token carries the generation it was made in (`g`, left out when 0, so tokens made before
+revocation existed read as generation 0 and stay valid until her first revocation). Raising
+her generation (`services.intake.web.links.revoke_links`) refuses every older token of hers,
+portal and survey alike; `links.open_link` compares them (`check_generation`).
 
     token = make_link(settings.secret_key, person_id, pair_id, expires_at, cycle_id=cycle_id)
     person_id, pair_id = read_link(settings.secret_key, token, clock.now())
@@ -47,12 +54,19 @@ class ExpiredLink(LinkError):
     reason = "expired"
 
 
+class RevokedLink(LinkError):
+    """A genuine link made before the person's links were revoked (replaced by a new one)."""
+
+    reason = "revoked"
+
+
 @dataclass(frozen=True)
 class PortalLink:
     person_id: UUID
     pair_id: UUID
     cycle_id: UUID | None
     expires_at: datetime
+    generation: int = 0
 
 
 class _Expiring(Protocol):
@@ -80,12 +94,22 @@ def _sign(secret_key: str, payload: str, purpose: bytes = LINK_PURPOSE) -> str:
     return _b64(hmac.new(key, payload.encode("ascii"), hashlib.sha256).digest())
 
 
-def _token(secret_key: str, purpose: bytes, expires_at: datetime, body: dict[str, str]) -> str:
-    """`<payload>.<signature>`: the body and expiry (`e`, Unix seconds) as compact JSON,
-    signed under the purpose's key."""
+def _token(
+    secret_key: str,
+    purpose: bytes,
+    expires_at: datetime,
+    body: dict[str, str],
+    generation: int = 0,
+) -> str:
+    """`<payload>.<signature>`: the body, expiry (`e`, Unix seconds) and the person's link
+    generation (`g`, only when above 0) as compact JSON, signed under the purpose's key."""
     if expires_at.tzinfo is None:
         raise ValueError("expires_at must be timezone-aware")
-    content = {**body, "e": int(expires_at.timestamp())}
+    if generation < 0:
+        raise ValueError("generation must not be negative")
+    content: dict[str, str | int] = {**body, "e": int(expires_at.timestamp())}
+    if generation:
+        content["g"] = generation
     payload = _b64(json.dumps(content, separators=(",", ":"), sort_keys=True).encode())
     return f"{payload}.{_sign(secret_key, payload, purpose)}"
 
@@ -112,6 +136,21 @@ def _unexpired(link: _Link, now: datetime) -> _Link:
     return link
 
 
+def _generation(body: dict[str, Any]) -> int:
+    generation = int(body.get("g", 0))
+    if generation < 0:
+        raise ValueError("negative generation")
+    return generation
+
+
+def check_generation(link_generation: int, current_generation: int) -> None:
+    """`RevokedLink` if the link was made before the person's links were last revoked."""
+    if link_generation < current_generation:
+        raise RevokedLink(
+            f"the link is of generation {link_generation}, revoked (now {current_generation})"
+        )
+
+
 def make_link(
     secret_key: str,
     person_id: UUID,
@@ -119,12 +158,14 @@ def make_link(
     expires_at: datetime,
     *,
     cycle_id: UUID | None = None,
+    generation: int = 0,
 ) -> str:
-    """A token for `person_id`'s portal of `pair_id`, valid until `expires_at` (aware)."""
+    """A token for `person_id`'s portal of `pair_id`, valid until `expires_at` (aware), in
+    her current link `generation` (`people.link_generation`)."""
     body = {"p": str(person_id), "r": str(pair_id)}
     if cycle_id is not None:
         body["c"] = str(cycle_id)
-    return _token(secret_key, LINK_PURPOSE, expires_at, body)
+    return _token(secret_key, LINK_PURPOSE, expires_at, body, generation)
 
 
 def read_portal_link(secret_key: str, token: str, now: datetime) -> PortalLink:
@@ -136,6 +177,7 @@ def read_portal_link(secret_key: str, token: str, now: datetime) -> PortalLink:
             pair_id=UUID(body["r"]),
             cycle_id=UUID(body["c"]) if "c" in body else None,
             expires_at=datetime.fromtimestamp(int(body["e"]), tz=UTC),
+            generation=_generation(body),
         )
 
     return _unexpired(_read(secret_key, token, LINK_PURPOSE, contents), now)
@@ -160,15 +202,22 @@ class SurveyLink:
     person_id: UUID
     invitation_id: UUID
     expires_at: datetime
+    generation: int = 0
 
 
 def make_survey_link(
-    secret_key: str, person_id: UUID, invitation_id: UUID, expires_at: datetime
+    secret_key: str,
+    person_id: UUID,
+    invitation_id: UUID,
+    expires_at: datetime,
+    *,
+    generation: int = 0,
 ) -> str:
     """A token for `person_id` to answer the survey of `invitation_id`, signed under its own
-    purpose key (a portal token is never a survey token, nor the reverse)."""
+    purpose key (a portal token is never a survey token, nor the reverse), in her current
+    link `generation`."""
     body = {"p": str(person_id), "i": str(invitation_id)}
-    return _token(secret_key, SURVEY_LINK_PURPOSE, expires_at, body)
+    return _token(secret_key, SURVEY_LINK_PURPOSE, expires_at, body, generation)
 
 
 def read_survey_link(secret_key: str, token: str, now: datetime) -> SurveyLink:
@@ -180,6 +229,7 @@ def read_survey_link(secret_key: str, token: str, now: datetime) -> SurveyLink:
             person_id=UUID(body["p"]),
             invitation_id=UUID(body["i"]),
             expires_at=datetime.fromtimestamp(int(body["e"]), tz=UTC),
+            generation=_generation(body),
         )
 
     return _unexpired(_read(secret_key, token, SURVEY_LINK_PURPOSE, contents), now)

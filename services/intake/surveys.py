@@ -5,8 +5,9 @@ intake owns addresses and languages, so it turns each `SurveyInvitationDue` into
 `survey_invitation` or `survey_reminder` mail with her personal survey link, in the same
 transaction as the consumer's inbox record. The link (`portal.make_survey_link`) is signed
 for this invitation and person and stays valid `SURVEY_LINK_GRACE` after the survey closes
-(a late click then says "closed", not "expired"). A second event for the same
-(invitation, reminder) queues nothing.
+(a late click then says "closed", not "expired"), and carries her link generation (revoking
+her links refuses it). The link is queued encrypted with her own key (`secret_context`),
+never in clear. A second event for the same (invitation, reminder) queues nothing.
 
 The handler signs with the process's `Settings` (`WOMENTO_SECRET_KEY`,
 `WOMENTO_PUBLIC_BASE_URL`), the same ones `build_app` gives the service.
@@ -26,6 +27,7 @@ from services.intake import models as m
 from services.intake.mail import enqueue_mail
 from services.intake.portal import SURVEY_LINK_GRACE, make_survey_link
 from shared.clock import FrozenClock
+from shared.crypto import vault_for
 from shared.envelope import Envelope
 from shared.events import SurveyInvitationDue
 from shared.settings import Settings
@@ -48,8 +50,16 @@ def link_expiry(event: SurveyInvitationDue) -> datetime:
     return datetime.combine(event.closes_on, time.max, tzinfo=HELSINKI) + SURVEY_LINK_GRACE
 
 
-def survey_url(secret_key: str, base_url: str, event: SurveyInvitationDue) -> str:
-    token = make_survey_link(secret_key, event.person_id, event.invitation_id, link_expiry(event))
+def survey_url(
+    secret_key: str, base_url: str, event: SurveyInvitationDue, generation: int = 0
+) -> str:
+    token = make_survey_link(
+        secret_key,
+        event.person_id,
+        event.invitation_id,
+        link_expiry(event),
+        generation=generation,
+    )
     return f"{base_url.rstrip('/')}/survey/{token}"
 
 
@@ -60,7 +70,7 @@ async def on_survey_invitation_due(
     template = template_for(event)
     person = (
         await session.execute(
-            sa.select(m.people.c.id, m.people.c.wrapped_key).where(
+            sa.select(m.people.c.id, m.people.c.wrapped_key, m.people.c.link_generation).where(
                 m.people.c.id == event.person_id,
                 m.people.c.organisation_id == envelope.organisationid,
             )
@@ -90,8 +100,13 @@ async def on_survey_invitation_due(
             "survey_id": str(event.survey_id),
             "survey_kind": event.kind.value,
             "closes_on": event.closes_on.isoformat(),
-            "link": survey_url(settings.secret_key, settings.public_base_url, event),
         },
+        secret_context={
+            "link": survey_url(
+                settings.secret_key, settings.public_base_url, event, person.link_generation
+            ),
+        },
+        vault=vault_for(settings.secret_key),
         clock=FrozenClock(envelope.time),
         dedupe_key=f"{template}:{event.invitation_id}",
     )

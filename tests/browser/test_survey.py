@@ -40,8 +40,9 @@ async def test_she_answers_her_survey_in_finnish(page: Page, stack, tmp_path) ->
 
         async def mailed() -> object:
             return await conn.fetchrow(
-                "SELECT context::text AS context FROM intake.mail_queue"
-                " WHERE template = 'survey_invitation'"
+                "SELECT m.text_body FROM intake.mail_queue q"
+                " JOIN intake.dev_mailbox m ON m.mail_id = q.id"
+                " WHERE q.template = 'survey_invitation'"
             )
 
         mail = await eventually(mailed, timeout=30)

@@ -101,8 +101,9 @@ def cycle(stack, db, nc, tmp_path) -> Cycle:
 
 
 def token_of(mail: Any) -> str:
-    found = re.search(r"/survey/([A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+)", mail["context"])
-    assert found, mail["context"]
+    """Her survey link's token, from the mail as sent (the queue holds it encrypted only)."""
+    found = re.search(r"/survey/([A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+)", mail["text_body"] or "")
+    assert found, mail["text_body"]
     return found.group(1)
 
 

@@ -1,4 +1,4 @@
-"""Personal portal links: signed, expiring, tamper-evident."""
+"""Personal portal links: signed, expiring, tamper-evident, revocable per person."""
 
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ from services.intake.portal import (
     ExpiredLink,
     ForgedLink,
     LinkError,
+    RevokedLink,
+    check_generation,
     make_link,
     read_link,
     read_portal_link,
@@ -80,3 +82,47 @@ def test_an_expired_and_altered_link_is_forged_not_expired() -> None:
 def test_a_naive_expiry_is_refused() -> None:
     with pytest.raises(ValueError):
         make_link(SECRET, uuid4(), uuid4(), datetime(2030, 1, 1))
+
+
+# --- revocation: the person's link generation ---------------------------------------------
+
+
+def test_a_link_carries_her_link_generation() -> None:
+    token = make_link(SECRET, uuid4(), uuid4(), NOW + timedelta(days=1), generation=3)
+    assert read_portal_link(SECRET, token, NOW).generation == 3
+
+
+def test_a_link_made_before_revocation_existed_reads_as_generation_zero() -> None:
+    """Generation 0 is left out of the token, so older tokens are byte for byte the same."""
+    person, pair = uuid4(), uuid4()
+    token = make_link(SECRET, person, pair, NOW + timedelta(days=1))
+    assert token == make_link(SECRET, person, pair, NOW + timedelta(days=1), generation=0)
+    assert read_portal_link(SECRET, token, NOW).generation == 0
+    check_generation(0, 0)  # valid until her first revocation
+
+
+def test_a_link_of_an_older_generation_is_revoked() -> None:
+    token = make_link(SECRET, uuid4(), uuid4(), NOW + timedelta(days=1), generation=1)
+    link = read_portal_link(SECRET, token, NOW)
+    check_generation(link.generation, 1)
+    with pytest.raises(RevokedLink) as revoked:
+        check_generation(link.generation, 2)
+    assert revoked.value.reason == "revoked" and isinstance(revoked.value, LinkError)
+
+
+def test_the_generation_cannot_be_raised_without_the_key() -> None:
+    import base64
+    import json
+
+    token = make_link(SECRET, uuid4(), uuid4(), NOW + timedelta(days=1), generation=1)
+    payload, signature = token.split(".")
+    body = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    body["g"] = 9
+    raised = base64.urlsafe_b64encode(json.dumps(body).encode()).rstrip(b"=").decode()
+    with pytest.raises(ForgedLink):
+        read_portal_link(SECRET, f"{raised}.{signature}", NOW)
+
+
+def test_a_negative_generation_is_refused() -> None:
+    with pytest.raises(ValueError):
+        make_link(SECRET, uuid4(), uuid4(), NOW + timedelta(days=1), generation=-1)

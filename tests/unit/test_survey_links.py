@@ -10,6 +10,8 @@ import pytest
 from services.intake.portal import (
     ExpiredLink,
     ForgedLink,
+    RevokedLink,
+    check_generation,
     make_link,
     make_survey_link,
     read_portal_link,
@@ -79,3 +81,23 @@ def test_the_mailed_link_outlives_the_survey_by_the_grace_period() -> None:
     assert (link.person_id, link.invitation_id) == (event.person_id, event.invitation_id)
     assert link.expires_at == link_expiry(event).replace(microsecond=0)
     assert link_expiry(event).date() == date(2031, 4, 20)
+
+
+def test_the_mailed_link_carries_her_link_generation() -> None:
+    event = SurveyInvitationDue(
+        invitation_id=uuid4(),
+        survey_id=uuid4(),
+        person_id=uuid4(),
+        cycle_id=uuid4(),
+        kind=SurveyKind.MIDWAY,
+        closes_on=date(2031, 3, 21),
+    )
+    old = read_survey_link(
+        SECRET, survey_url(SECRET, "https://w.example", event).rsplit("/")[-1], NOW
+    )
+    new_url = survey_url(SECRET, "https://w.example", event, generation=2)
+    new = read_survey_link(SECRET, new_url.rsplit("/", 1)[1], NOW)
+    assert (old.generation, new.generation) == (0, 2)
+    check_generation(new.generation, 2)
+    with pytest.raises(RevokedLink):
+        check_generation(old.generation, 2)

@@ -14,6 +14,7 @@ from services.intake import models as m
 from services.intake.mail.render import mail_language, render_mail
 from services.intake.mail.tables import mail_queue
 from shared.clock import Clock
+from shared.crypto import PersonalDataVault
 
 NOTIFY_CHANNEL = "womento_mail"
 
@@ -31,6 +32,8 @@ async def enqueue_mail(
     context: dict[str, Any],
     clock: Clock,
     dedupe_key: str | None = None,
+    secret_context: dict[str, str] | None = None,
+    vault: PersonalDataVault | None = None,
 ) -> UUID | None:
     """Queue `template` for `person_id`, to be sent after the caller's transaction commits.
 
@@ -45,17 +48,38 @@ async def enqueue_mail(
     A mail caused by an event passes `dedupe_key` (e.g. "survey_invitation:<invitation id>"):
     a second mail with the same key is not queued (unique index) and None is returned, so a
     redelivered or republished event never mails twice.
+
+    `secret_context` holds what must never be readable in the database, above all a personal
+    link (a bearer credential): it is encrypted with the person's own key (`vault`, from
+    `shared.crypto.vault_for(settings.secret_key)`) into `secret_context`, and merged into the
+    context only when the worker renders the mail for sending. An erased person (no key)
+    raises ValueError, like an unknown one.
     """
-    language = await session.scalar(
-        sa.select(m.people.c.language).where(
-            m.people.c.id == person_id, m.people.c.organisation_id == organisation_id
+    person = (
+        await session.execute(
+            sa.select(m.people.c.language, m.people.c.wrapped_key).where(
+                m.people.c.id == person_id, m.people.c.organisation_id == organisation_id
+            )
         )
-    )
-    if language is None:
+    ).one_or_none()
+    if person is None:
         raise ValueError(f"no person {person_id} in organisation {organisation_id}")
-    language = mail_language(language)
+    language = mail_language(person.language)
     context = json.loads(json.dumps(context, default=str))  # dates and ids as ISO strings
-    render_mail(template, language, _PROBE_RECIPIENT, context)
+    sealed = None
+    if secret_context:
+        if vault is None:
+            raise ValueError("secret_context needs the vault to encrypt it with")
+        if person.wrapped_key is None:
+            raise ValueError(f"person {person_id} was erased: no key to encrypt a link with")
+        shared_keys = set(secret_context) & set(context)
+        if shared_keys:
+            raise ValueError(f"keys both in context and secret_context: {sorted(shared_keys)}")
+        secrets = {str(k): str(v) for k, v in secret_context.items()}
+        sealed = vault.encrypt(person.wrapped_key, person_id, secrets)
+        render_mail(template, language, _PROBE_RECIPIENT, context | secrets)
+    else:
+        render_mail(template, language, _PROBE_RECIPIENT, context)
     mail_id = uuid4()
     now = clock.now()
     inserted = await session.scalar(
@@ -72,6 +96,7 @@ async def enqueue_mail(
             not_before=now,
             created_at=now,
             dedupe_key=dedupe_key,
+            secret_context=sealed,
         )
         .on_conflict_do_nothing(
             index_elements=["dedupe_key"], index_where=mail_queue.c.dedupe_key.is_not(None)

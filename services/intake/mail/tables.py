@@ -23,6 +23,11 @@ mail_queue = sa.Table(
     sa.Column("sent_at", sa.DateTime(timezone=True)),
     sa.Column("last_error", sa.Text),
     sa.Column("dedupe_key", sa.Text, comment="what caused it, once"),
+    sa.Column(
+        "secret_context",
+        sa.LargeBinary,
+        comment="context keys encrypted with the person's key (links), migration 0007",
+    ),
     sa.CheckConstraint("status IN ('queued', 'sent', 'failed')", name="mail_queue_status_known"),
     sa.Index("mail_queue_due", "not_before", postgresql_where=sa.text("status = 'queued'")),
     sa.Index(

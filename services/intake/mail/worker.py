@@ -205,6 +205,7 @@ class MailWorker:
                         q.c.template,
                         q.c.language,
                         q.c.context,
+                        q.c.secret_context,
                         q.c.attempts,
                         q.c.person_id,
                         p.c.wrapped_key,
@@ -230,7 +231,10 @@ class MailWorker:
             return
         try:
             recipient = self.vault.decrypt(row.wrapped_key, row.person_id, row.details)
-            rendered = render_mail(row.template, row.language, recipient, dict(row.context))
+            context = dict(row.context)
+            if row.secret_context is not None:
+                context |= self.vault.decrypt(row.wrapped_key, row.person_id, row.secret_context)
+            rendered = render_mail(row.template, row.language, recipient, context)
             message = build_message(
                 mail_id=row.id,
                 sender=self.settings.mail_from,

@@ -3,8 +3,10 @@ open a link, to refuse it, to choose the page's language and to say that the ser
 the page is down.
 
 A link is opened by checking its signature and expiry (`services.intake.portal`) and finding
-whom it is for. A forged link is refused with 403, an expired one with 410, in Finnish and
-English side by side: we do not know who is asking. The page's language is the one chosen
+whom it is for, then its generation against hers (`people.link_generation`): a link made
+before her links were revoked (`revoke_links`) is refused. A forged link is refused with 403,
+an expired or revoked one with 410, in Finnish and English side by side: we do not know who
+is asking. The page's language is the one chosen
 (`?lang=`), else the person's own, else Finnish.
 
     visit = await open_link(request, rt, session, token, read_survey_link, "/survey")
@@ -27,7 +29,7 @@ from fastapi import Request
 from fastapi.responses import Response
 
 from services.intake import models as m
-from services.intake.portal import LinkError
+from services.intake.portal import LinkError, RevokedLink, check_generation
 from services.intake.web.i18n import LANGUAGES, text, translator
 from services.intake.web.render import page
 from shared.service import Runtime
@@ -36,6 +38,9 @@ from shared.service import Runtime
 class SignedLink(Protocol):
     @property
     def person_id(self) -> UUID: ...
+
+    @property
+    def generation(self) -> int: ...
 
 
 L = TypeVar("L", bound=SignedLink)
@@ -55,8 +60,9 @@ class Visit(Generic[L]):
 
 
 def link_refused(request: Request, error: LinkError) -> Response:
-    """403 (forged) or 410 (expired), in Finnish and English: we do not know who it is."""
-    status = 410 if error.reason == "expired" else 403
+    """403 (forged) or 410 (expired, revoked), in Finnish and English: we do not know who
+    it is."""
+    status = 410 if error.reason in ("expired", "revoked") else 403
     texts = [
         (
             lang,
@@ -104,13 +110,31 @@ async def open_link(
     except LinkError as error:
         return link_refused(request, error)
     people = m.people.c
-    query = sa.select(people.id, people.organisation_id, people.language).where(
-        people.id == link.person_id
-    )
+    query = sa.select(
+        people.id, people.organisation_id, people.language, people.link_generation
+    ).where(people.id == link.person_id)
     if erased_refused:
         query = query.where(people.wrapped_key.is_not(None))
     person = (await session.execute(query)).one_or_none()
     if person is None:  # signed by us, but for nobody we (still) know
         return link_refused(request, LinkError("unknown person"))
+    try:
+        check_generation(link.generation, person.link_generation)
+    except RevokedLink as error:
+        return link_refused(request, error)
     lang = page_language(request, person)
     return Visit(token=token, link=link, person=person, lang=lang, home=f"{path}/{token}")
+
+
+async def revoke_links(session: Any, organisation_id: UUID, person_id: UUID) -> int | None:
+    """Refuse every personal link (portal and survey) made for her so far: her link
+    generation goes up by one, in the caller's transaction. Her new generation, to sign her
+    new links with; None if she is not in the organisation."""
+    people = m.people.c
+    generation: int | None = await session.scalar(
+        m.people.update()
+        .where(people.id == person_id, people.organisation_id == organisation_id)
+        .values(link_generation=people.link_generation + 1)
+        .returning(people.link_generation)
+    )
+    return generation

@@ -35,7 +35,7 @@ from services.intake.portal import (
 from services.intake.web.commands import act, ask, back_to
 from services.intake.web.csrf import verify_csrf
 from services.intake.web.i18n import negotiate, text, translator
-from services.intake.web.links import Visit, link_refused, open_link, unavailable
+from services.intake.web.links import Visit, link_refused, open_link, revoke_links, unavailable
 from services.intake.web.options import TOPICS
 from services.intake.web.render import page
 from services.intake.web.screens import cycle_name, not_found
@@ -220,8 +220,9 @@ async def portal_log_meeting(
 
 @router.get("/portal/{token}/calendar.ics")
 async def portal_calendar(
-    request: Request, token: str, rt: RuntimeDep, session: SessionDep
+    request: Request, token: str, rt: RuntimeDep, session: SessionDep, deadlines: str = ""
 ) -> Response:
+    """Her feed; with `?deadlines=1` also her pair's monthly meeting deadlines (all-day)."""
     visit = await _participant(request, rt, session, token)
     if isinstance(visit, Response):
         return visit
@@ -531,35 +532,105 @@ async def send_links(
         return _back(cycle_id, error="unknown_pair")
     if pair["ended_at"] is not None:
         return _back(cycle_id, error="pair_ended")
-    expires_at = rt.clock.now() + DEFAULT_VALIDITY
-    base = rt.settings.public_base_url.rstrip("/")
     try:
         async with session.begin():
-            name = await cycle_name(session, coordinator.organisation_id, cycle_id)
             for key in ("mentee_id", "mentor_id"):
-                person_id = UUID(pair[key])
-                token = make_link(
-                    rt.settings.secret_key, person_id, pair_id, expires_at, cycle_id=cycle_id
-                )
-                await enqueue_mail(
-                    session,
-                    organisation_id=coordinator.organisation_id,
-                    person_id=person_id,
-                    template="meeting_link",
-                    context={
-                        "cycle_name": name or "",
-                        "cycle_id": str(cycle_id),
-                        "pair_id": str(pair_id),
-                        "link": f"{base}/portal/{token}",
-                        "valid_until": (expires_at.astimezone(HELSINKI) - timedelta(seconds=1))
-                        .date()
-                        .isoformat(),
-                    },
-                    clock=rt.clock,
+                await _mail_portal_link(
+                    session, rt, coordinator.organisation_id, cycle_id, pair_id, UUID(pair[key])
                 )
     except (MailRenderError, ValueError):
         return _back(cycle_id, error="links_not_sent")
     return _back(cycle_id, message="links_sent")
+
+
+async def _mail_portal_link(
+    session: Any,
+    rt: Runtime,
+    organisation_id: UUID,
+    cycle_id: UUID,
+    pair_id: UUID,
+    person_id: UUID,
+    generation: int | None = None,
+) -> None:
+    """Queue her `meeting_link` mail with a fresh portal link (valid 8 months) of her
+    current link generation; the link is stored encrypted with her key, never in clear."""
+    if generation is None:
+        generation = await session.scalar(
+            sa.select(m.people.c.link_generation).where(
+                m.people.c.id == person_id, m.people.c.organisation_id == organisation_id
+            )
+        )
+        if generation is None:
+            raise ValueError(f"no person {person_id} in organisation {organisation_id}")
+    expires_at = rt.clock.now() + DEFAULT_VALIDITY
+    token = make_link(
+        rt.settings.secret_key,
+        person_id,
+        pair_id,
+        expires_at,
+        cycle_id=cycle_id,
+        generation=generation,
+    )
+    name = await cycle_name(session, organisation_id, cycle_id)
+    await enqueue_mail(
+        session,
+        organisation_id=organisation_id,
+        person_id=person_id,
+        template="meeting_link",
+        context={
+            "cycle_name": name or "",
+            "cycle_id": str(cycle_id),
+            "pair_id": str(pair_id),
+            "valid_until": (expires_at.astimezone(HELSINKI) - timedelta(seconds=1))
+            .date()
+            .isoformat(),
+        },
+        secret_context={"link": f"{rt.settings.public_base_url.rstrip('/')}/portal/{token}"},
+        vault=vault_for(rt.settings.secret_key),
+        clock=rt.clock,
+    )
+
+
+@router.post(
+    "/coordinator/cycles/{cycle_id}/schedule/pairs/{pair_id}/people/{person_id}/revoke-links",
+    response_class=HTMLResponse,
+)
+async def revoke_and_resend_links(
+    request: Request,
+    cycle_id: UUID,
+    pair_id: UUID,
+    person_id: UUID,
+    coordinator: Editor,
+    rt: RuntimeDep,
+    session: SessionDep,
+) -> Response:
+    """Revoke every personal link of hers (portal and survey) and e-mail her a new portal
+    link for this pair, in one transaction: a lost or forwarded link stops working."""
+    state = await _schedule_or_back(request, rt, coordinator, cycle_id)
+    if isinstance(state, Response):
+        return state
+    pair = next((p for p in state["pairs"] if p["pair_id"] == str(pair_id)), None)
+    if pair is None or str(person_id) not in (pair["mentee_id"], pair["mentor_id"]):
+        return _back(cycle_id, error="unknown_pair")
+    if pair["ended_at"] is not None:
+        return _back(cycle_id, error="pair_ended")
+    try:
+        async with session.begin():
+            generation = await revoke_links(session, coordinator.organisation_id, person_id)
+            if generation is None:
+                raise ValueError(f"no person {person_id}")
+            await _mail_portal_link(
+                session,
+                rt,
+                coordinator.organisation_id,
+                cycle_id,
+                pair_id,
+                person_id,
+                generation,
+            )
+    except (MailRenderError, ValueError):
+        return _back(cycle_id, error="links_not_sent")
+    return _back(cycle_id, message="links_revoked")
 
 
 # --- trainings, small groups ----------------------------------------------------------------

@@ -1,0 +1,163 @@
+"""Personal links on real services: never stored in clear in the mail queue, sent in the
+e-mail she receives (dev mailbox), and revocable per person by an editor, who e-mails her a
+new one; her old links (portal and survey) are then refused as replaced."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Any
+from uuid import UUID, uuid4
+
+import httpx
+
+from services.intake.portal import make_survey_link
+from shared.clock import SystemClock
+from shared.settings import DEV_SECRET_KEY
+from tests.conftest import eventually
+from tests.e2e.test_portal import form_pair, link
+from tests.helpers import add_coordinator, count, csrf_from, logged_in
+
+PORTAL_TOKEN = re.compile(r"/portal/([A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+)")
+
+
+async def _sent_links(db: Any, person_id: UUID, n: int) -> list[str]:
+    """The tokens of her first `n` meeting_link mails, as sent, oldest first."""
+
+    async def sent() -> list[Any]:
+        rows = await db.fetch(
+            "SELECT m.text_body, m.html_body FROM intake.mail_queue q"
+            " JOIN intake.dev_mailbox m ON m.mail_id = q.id"
+            " WHERE q.template = 'meeting_link' AND q.person_id = $1 ORDER BY q.created_at",
+            person_id,
+        )
+        return rows if len(rows) == n else []
+
+    rows = await eventually(sent, timeout=20)
+    tokens = []
+    for row in rows:
+        found = PORTAL_TOKEN.search(row["text_body"])
+        assert found, row["text_body"]
+        assert found.group(1) in row["html_body"]
+        tokens.append(found.group(1))
+    return tokens
+
+
+async def _post(base: str, email: str, path: str) -> httpx.Response:
+    client = await logged_in(base, email)
+    try:
+        screen = path.split("/pairs/")[0]
+        token = csrf_from((await client.get(screen)).text)
+        return await client.post(path, data={"csrf_token": token})
+    finally:
+        await client.aclose()
+
+
+async def test_a_mailed_link_is_encrypted_in_the_queue_and_works_from_the_mail(
+    stack, db, nc
+) -> None:
+    pair = await form_pair(stack, db, nc)
+    screen = f"/coordinator/cycles/{pair['cycle']}/schedule"
+    sent = await _post(
+        pair["base"], pair["coordinator"], f"{screen}/pairs/{pair['pair']}/send-links"
+    )
+    assert "links_sent" in sent.headers["location"]
+    (mentee_token,) = await _sent_links(db, pair["mentee"], 1)
+    (mentor_token,) = await _sent_links(db, pair["mentor"], 1)
+    rows = await db.fetch(
+        "SELECT q::text AS row, q.context::text AS context, q.secret_context, q.status"
+        " FROM intake.mail_queue q WHERE q.template = 'meeting_link'"
+    )
+    assert len(rows) == 2 and {r["status"] for r in rows} == {"sent"}
+    for row in rows:
+        for token in (mentee_token, mentor_token):
+            assert token not in row["row"] and token.split(".")[1] not in row["row"]
+        assert "link" not in row["context"] and "/portal/" not in row["row"]
+        assert row["secret_context"] is not None and b"/portal/" not in row["secret_context"]
+    async with httpx.AsyncClient(base_url=pair["base"], timeout=10) as client:
+        assert (await client.get(f"/portal/{mentee_token}")).status_code == 200
+        assert (await client.get(f"/portal/{mentor_token}")).status_code == 200
+
+
+async def test_revoking_her_links_refuses_the_old_ones_and_mails_a_new_one(stack, db, nc) -> None:
+    pair = await form_pair(stack, db, nc)
+    screen = f"/coordinator/cycles/{pair['cycle']}/schedule"
+    sent = await _post(
+        pair["base"], pair["coordinator"], f"{screen}/pairs/{pair['pair']}/send-links"
+    )
+    assert "links_sent" in sent.headers["location"]
+    (mailed,) = await _sent_links(db, pair["mentee"], 1)
+    (mentor_token,) = await _sent_links(db, pair["mentor"], 1)
+    made_before = link(pair)  # a generation-0 token as made before revocation existed
+    survey = make_survey_link(
+        DEV_SECRET_KEY, pair["mentee"], uuid4(), SystemClock().now() + timedelta(days=30)
+    )
+    async with httpx.AsyncClient(base_url=pair["base"], timeout=10) as client:
+        assert (await client.get(f"/portal/{made_before}")).status_code == 200
+        assert (await client.get(f"/survey/{survey}")).status_code == 403  # no such invitation
+
+        client_page = await logged_in(pair["base"], pair["coordinator"])
+        try:
+            shown = await client_page.get(screen)
+            revoke = f"{screen}/pairs/{pair['pair']}/people/{pair['mentee']}/revoke-links"
+            assert f'action="{revoke}"' in shown.text
+            assert "Peru henkilön Amina Hassan linkit ja lähetä uusi" in shown.text
+            done = await client_page.post(revoke, data={"csrf_token": csrf_from(shown.text)})
+            assert done.status_code == 303 and "links_revoked" in done.headers["location"]
+            assert (
+                "Vanhat linkit on peruttu" in (await client_page.get(done.headers["location"])).text
+            )
+        finally:
+            await client_page.aclose()
+
+        _, fresh = await _sent_links(db, pair["mentee"], 2)
+        assert fresh not in (mailed, made_before)
+        for old in (mailed, made_before):
+            for path in (f"/portal/{old}", f"/portal/{old}/calendar.ics"):
+                refused = await client.get(path)
+                assert refused.status_code == 410, path
+                assert "Linkki on korvattu uudella" in refused.text
+                assert "The link has been replaced" in refused.text
+                assert "ask your coordinator" in refused.text
+        refused_survey = await client.get(f"/survey/{survey}")
+        assert refused_survey.status_code == 410 and "has been replaced" in refused_survey.text
+        assert (await client.get(f"/portal/{fresh}")).status_code == 200
+        assert (await client.get(f"/portal/{mentor_token}")).status_code == 200  # hers only
+    generation = await db.fetchval(
+        "SELECT link_generation FROM intake.people WHERE id = $1", pair["mentee"]
+    )
+    assert generation == 1
+
+
+async def test_a_viewer_cannot_revoke_links(stack, db, nc) -> None:
+    pair = await form_pair(stack, db, nc)
+    viewer = await add_coordinator(stack.database_url, pair["org"], role="viewer")
+    screen = f"/coordinator/cycles/{pair['cycle']}/schedule"
+    client = await logged_in(pair["base"], viewer)
+    try:
+        shown = await client.get(screen)
+        assert shown.status_code == 200 and "revoke-links" not in shown.text
+        revoke = f"{screen}/pairs/{pair['pair']}/people/{pair['mentee']}/revoke-links"
+        refused = await client.post(revoke, data={"csrf_token": csrf_from(shown.text)})
+        assert refused.status_code == 403
+    finally:
+        await client.aclose()
+    generation = await db.fetchval(
+        "SELECT link_generation FROM intake.people WHERE id = $1", pair["mentee"]
+    )
+    assert generation == 0
+    assert await count(db, "intake.mail_queue", "template = 'meeting_link'") == 0
+
+
+async def test_revoking_someone_outside_the_pair_changes_nothing(stack, db, nc) -> None:
+    pair = await form_pair(stack, db, nc)
+    screen = f"/coordinator/cycles/{pair['cycle']}/schedule"
+    stranger = uuid4()
+    refused = await _post(
+        pair["base"],
+        pair["coordinator"],
+        f"{screen}/pairs/{pair['pair']}/people/{stranger}/revoke-links",
+    )
+    assert refused.status_code == 303 and "error=unknown_pair" in refused.headers["location"]
+    assert await db.fetchval("SELECT max(link_generation) FROM intake.people") == 0
+    assert await count(db, "intake.mail_queue", "template = 'meeting_link'") == 0
