@@ -21,6 +21,7 @@ from services.intake.mail import enqueue_mail
 from services.intake.web.csrf import verify_csrf
 from services.intake.web.i18n import negotiate
 from services.intake.web.render import page
+from services.intake.web.screens import not_found
 from shared.crypto import vault_for
 from shared.events import Cefr, Role
 from shared.service import RuntimeDep, SessionDep
@@ -29,10 +30,6 @@ router = APIRouter(
     prefix="/coordinator", dependencies=[Depends(verify_csrf)], include_in_schema=False
 )
 Editor = Annotated[Coordinator, Depends(require_role(*EDITOR_ROLES))]
-
-
-def _not_found(request: Request) -> Response:
-    return page(request, "error.html", {"message_key": "error.not_found"}, status=404)
 
 
 async def _cycle(session: SessionDep, coordinator: Coordinator, cycle_id: UUID) -> Any:
@@ -77,7 +74,7 @@ async def cycle_queue(
 ) -> Response:
     cycle = await _cycle(session, coordinator, cycle_id)
     if cycle is None:
-        return _not_found(request)
+        return not_found(request)
     filters = _filters(request)
     rows = await review.queue(
         session,
@@ -129,7 +126,7 @@ async def bulk_accept(
     accepted = 0
     async with session.begin():
         if await _cycle(session, coordinator, cycle_id) is None:
-            return _not_found(request)
+            return not_found(request)
         for application_id in ids:
             try:
                 async with session.begin_nested():
@@ -160,7 +157,7 @@ async def application_detail(
             vault=vault_for(rt.settings.secret_key),
         )
     except review.NotFound:
-        return _not_found(request)
+        return not_found(request)
     lang = negotiate(request)
     return page(
         request,
@@ -201,7 +198,7 @@ async def change_status(
         async with session.begin():
             await _decide(session, rt, coordinator, application_id, target, note or None)
     except review.NotFound:
-        return _not_found(request)
+        return not_found(request)
     except TransitionError as refused:
         return RedirectResponse(
             f"/coordinator/applications/{application_id}?error={refused.reason}", status_code=303
@@ -230,7 +227,7 @@ async def add_note(
                 clock=rt.clock,
             )
     except review.NotFound:
-        return _not_found(request)
+        return not_found(request)
     except ValueError:
         return RedirectResponse(
             f"/coordinator/applications/{application_id}?error=note_empty", status_code=303

@@ -19,6 +19,7 @@ from services.intake.service import Problem
 from services.intake.web.commands import ask
 from services.intake.web.csrf import verify_csrf
 from services.intake.web.render import page
+from services.intake.web.screens import not_found
 from shared.commands import CommandRejected, ScheduleSummary, ServiceUnavailable
 from shared.service import RuntimeDep, SessionDep
 
@@ -123,7 +124,7 @@ async def new_cycle(
         session, organisation_id=coordinator.organisation_id, programme_id=programme_id
     )
     if found is None:
-        return page(request, "error.html", {"message_key": "error.not_found"}, status=404)
+        return not_found(request)
     dates = cycles.suggested_dates(found.settings, rt.clock.now().date())
     values = {key: getattr(dates, key).isoformat() for key in CycleDates.__dataclass_fields__}
     return page(
@@ -143,7 +144,7 @@ async def create_cycle(
         session, organisation_id=coordinator.organisation_id, programme_id=programme_id
     )
     if found is None:
-        return page(request, "error.html", {"message_key": "error.not_found"}, status=404)
+        return not_found(request)
     errors: dict[str, str] = {}
     if len(values.get("name", "").strip()) < 2:
         errors["name"] = "review.form.error.name"
@@ -199,7 +200,7 @@ async def advance_cycle(
             )
     except Problem as problem:
         if problem.status == 404:
-            return page(request, "error.html", {"message_key": "error.not_found"}, status=404)
+            return not_found(request)
         return RedirectResponse("/coordinator?done=refused", status_code=303)
     return RedirectResponse(f"/coordinator?done={target.value}", status_code=303)
 

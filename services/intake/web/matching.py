@@ -19,6 +19,7 @@ from services.intake.web.commands import act, ask, back_to
 from services.intake.web.csrf import verify_csrf
 from services.intake.web.i18n import Translate, negotiate, translator
 from services.intake.web.render import page
+from services.intake.web.screens import not_found
 from shared.commands import (
     Command,
     CommandRejected,
@@ -75,7 +76,7 @@ async def matching_page(
         return page(request, "matching/unavailable.html", {"cycle_id": cycle_id}, status=503)
     except CommandRejected as refused:
         if refused.code == "unknown_cycle":
-            return page(request, "error.html", {"message_key": "error.not_found"}, status=404)
+            return not_found(request)
         raise
     run = state["run"] or {"pairs": [], "unmatched": []}
     ids = {UUID(p[k]) for p in run["pairs"] for k in ("mentee_id", "mentor_id")}

@@ -1,5 +1,6 @@
-"""What the coordinator's cycle screens (schedule, outcomes, report) share: the cycle's name
-in her organisation, and the 404 page when it is not hers or does not exist."""
+"""What the coordinator's screens share: the cycle's name in her organisation (schedule,
+outcomes, report), and the one 404 page when a programme, cycle or application is not hers or
+does not exist (those screens, the review queue and application, cycles, matching)."""
 
 from __future__ import annotations
 
@@ -25,4 +26,5 @@ async def cycle_name(session: Any, organisation_id: UUID, cycle_id: UUID) -> str
 
 
 def not_found(request: Request) -> Response:
+    """The 404 page, the same whether the thing is another organisation's or does not exist."""
     return page(request, "error.html", {"message_key": "error.not_found"}, status=404)
