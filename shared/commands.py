@@ -352,6 +352,37 @@ class CreateTraining(SchedulingCommand):
     capacity: int = Field(ge=1, le=10_000)
 
 
+class UpdateScheduledEvent(SchedulingCommand):
+    """Change an upcoming group meeting or training: the whole new time and place (and, for a
+    training, title and capacity; ignored for a group meeting). Refused once it has ended;
+    capacity not below the yes-answers. Unfired reminders are re-planned for the new time;
+    a new time or place tells the invitees (`ScheduledEventChanged`, change "moved")."""
+
+    event_id: UUID
+    starts_at: AwareDatetime
+    ends_at: AwareDatetime
+    place: Place | None = None
+    online_url: HttpsUrl | None = None
+    title: (
+        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+        | None
+    ) = None
+    capacity: int | None = Field(default=None, ge=1, le=10_000)
+
+
+CancelReason = Literal[
+    "organiser_unavailable", "too_few_participants", "venue_unavailable", "other"
+]
+
+
+class CancelScheduledEvent(SchedulingCommand):
+    """Cancel an upcoming group meeting or training (kept, marked cancelled, for history):
+    its unfired reminders are dropped and the invitees told (`ScheduledEventChanged`)."""
+
+    event_id: UUID
+    reason: CancelReason | None = None
+
+
 class Rsvp(SchedulingCommand):
     """An invited person's answer to a group meeting or training."""
 
@@ -376,11 +407,14 @@ class GetSchedule(SchedulingCommand):
 
 
 class CalendarFeed(SchedulingCommand):
-    """An iCalendar feed (a query) of one person's or one cycle's events: `{"ics": text}`."""
+    """An iCalendar feed (a query) of one person's or one cycle's events: `{"ics": text}`.
+    `pair_deadlines` adds to a person's feed her pair's monthly meeting deadlines not yet met
+    (all-day events; the participant portal's feed asks for them)."""
 
     person_id: UUID | None = None
     cycle_id: UUID | None = None
     language: Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}$")] = "fi"
+    pair_deadlines: bool = False
 
 
 class ScheduleSummary(SchedulingCommand):

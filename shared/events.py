@@ -227,6 +227,34 @@ class ReminderDue(SchedulingEvent):
     online_url: str | None = Field(default=None, max_length=500)
 
 
+class ScheduledEventChanged(SchedulingEvent):
+    """A group meeting or training was moved (time or place) or cancelled; one per invited
+    person who has not declined it and is in a current pair.
+
+    Intake e-mails it in her language, once per (`event_id`, `person_id`, `sequence`):
+    `sequence` counts the event's changes (the iCalendar SEQUENCE). The times, place and link
+    are the event's as they now stand; `reason` is a code, never free text.
+    """
+
+    event_id: UUID
+    person_id: UUID
+    change: Literal["moved", "cancelled"]
+    sequence: int = Field(ge=1)
+    event_kind: Literal["group_meeting", "training"]
+    meeting_kind: Literal["kick_off", "midway", "closing"] | None = None
+    cycle_id: UUID | None = None
+    title: str | None = Field(default=None, max_length=200)
+    starts_at: AwareDatetime
+    ends_at: AwareDatetime
+    place: str | None = Field(default=None, max_length=300)
+    online_url: str | None = Field(default=None, max_length=500)
+    previous_starts_at: AwareDatetime | None = None
+    reason: (
+        Literal["organiser_unavailable", "too_few_participants", "venue_unavailable", "other"]
+        | None
+    ) = None
+
+
 # --- feedback -------------------------------------------------------------------------
 
 
@@ -300,6 +328,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         MeetingMissed,
         PairAtRisk,
         ReminderDue,
+        ScheduledEventChanged,
         SurveyInvitationDue,
         SurveyCompleted,
         OutcomeRecorded,

@@ -4,14 +4,14 @@ from pathlib import Path
 
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from services.intake import api, mail, models, reminders, surveys
+from services.intake import api, event_changes, mail, models, reminders, surveys
 from services.intake.auth.routes import router as auth_router
 from services.intake.imports import router as imports_router
 from services.intake.web import apply, coordinator, cycles, matching, outcomes, reports, schedule
 from services.intake.web import surveys as survey_screens
 from services.intake.web.errors import html_error_page
 from shared.bus import Subscription
-from shared.events import ReminderDue, SurveyInvitationDue
+from shared.events import ReminderDue, ScheduledEventChanged, SurveyInvitationDue
 from shared.service import ServiceDefinition
 
 DEFINITION = ServiceDefinition(
@@ -24,6 +24,7 @@ DEFINITION = ServiceDefinition(
     migrations_dir=Path(__file__).parent / "migrations",
     subscriptions=[
         Subscription(ReminderDue, reminders.on_reminder_due),
+        Subscription(ScheduledEventChanged, event_changes.on_scheduled_event_changed),
         Subscription(SurveyInvitationDue, surveys.on_survey_invitation_due),
     ],
     routers=[

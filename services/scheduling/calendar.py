@@ -11,6 +11,10 @@ defines it, so calendar apps show the right time on both sides of a daylight-sav
   deterministic.
 - LOCATION: the place, or for an online event its link (most apps show only LOCATION); the link
   is also in URL.
+- SEQUENCE: how many times the event was changed; a cancelled one stays in the feed with
+  STATUS:CANCELLED under the same UID and a higher SEQUENCE (RFC 5545 3.8.1.11, 3.8.7.4), which
+  is how calendar apps learn of a cancellation from a subscribed feed.
+- All-day events (deadlines): DTSTART;VALUE=DATE and DTEND the next day, TRANSP:TRANSPARENT.
 - SUMMARY, DESCRIPTION and LOCATION carry LANGUAGE=<language>; X-WR-CALNAME and NAME the
   feed's name. Text escaping (commas, semicolons, backslashes, newlines), CRLF line ends and
   folding at 75 octets are icalendar's.
@@ -51,6 +55,8 @@ class CalendarEvent:
     last_modified: datetime  # aware
     location: str | None = None  # a place
     url: str | None = None  # an online meeting's link
+    sequence: int = 0  # changes so far (SEQUENCE): apps replace an older copy of the event
+    cancelled: bool = False  # STATUS:CANCELLED, same UID: apps strike or drop it
 
     def __post_init__(self) -> None:
         for name in ("starts_at", "ends_at", "last_modified"):
@@ -59,6 +65,24 @@ class CalendarEvent:
                 raise ValueError(f"{name} must be timezone-aware")
         if self.ends_at <= self.starts_at:
             raise ValueError("an event ends after it starts")
+        if not str(self.uid).strip():
+            raise ValueError("an event needs a uid")
+
+
+@dataclass(frozen=True, slots=True)
+class AllDayEvent:
+    """A whole day (DTSTART;VALUE=DATE, DTEND the next day, TRANSP:TRANSPARENT so that it
+    does not block her day): a deadline, such as a pair's meeting of the month."""
+
+    uid: str | UUID
+    summary: str
+    description: str | None
+    day: date
+    last_modified: datetime  # aware
+
+    def __post_init__(self) -> None:
+        if self.last_modified.tzinfo is None or self.last_modified.utcoffset() is None:
+            raise ValueError("last_modified must be timezone-aware")
         if not str(self.uid).strip():
             raise ValueError("an event needs a uid")
 
@@ -184,13 +208,19 @@ def vtimezone_from_tzdata(tzid: str, zone: ZoneInfo, first_year: int, last_year:
     return timezone
 
 
-def calendar_feed(name: str, events: Sequence[CalendarEvent], language: str) -> bytes:
-    """The iCalendar feed named `name` with `events` (ordered by start, then uid)."""
+def calendar_feed(
+    name: str,
+    events: Sequence[CalendarEvent],
+    language: str,
+    all_day: Sequence[AllDayEvent] = (),
+) -> bytes:
+    """The iCalendar feed named `name` with `events` (ordered by start, then uid), then the
+    `all_day` ones (ordered by day, then uid)."""
     if not _LANGUAGE.match(language):
         raise ValueError(f"not an ISO 639 language code: {language!r}")
     if not name.strip():
         raise ValueError("a calendar needs a name")
-    uids = [event_uid(e.uid) for e in events]
+    uids = [event_uid(e.uid) for e in events] + [event_uid(e.uid) for e in all_day]
     if len(set(uids)) != len(uids):
         raise ValueError("two events have the same uid")
 
@@ -221,6 +251,9 @@ def calendar_feed(name: str, events: Sequence[CalendarEvent], language: str) -> 
         vevent.add("last-modified", e.last_modified.astimezone(UTC))
         vevent.add("dtstart", e.starts_at.astimezone(HELSINKI))
         vevent.add("dtend", e.ends_at.astimezone(HELSINKI))
+        vevent.add("sequence", e.sequence)
+        if e.cancelled:
+            vevent.add("status", "CANCELLED")
         vevent.add("summary", e.summary, parameters=lang)
         if e.description:
             vevent.add("description", e.description, parameters=lang)
@@ -229,6 +262,18 @@ def calendar_feed(name: str, events: Sequence[CalendarEvent], language: str) -> 
             vevent.add("location", place, parameters=lang)
         if e.url:
             vevent.add("url", e.url)
+        feed.add_component(vevent)
+    for d in sorted(all_day, key=lambda e: (e.day, event_uid(e.uid))):
+        vevent = Event()
+        vevent.add("uid", event_uid(d.uid))
+        vevent.add("dtstamp", d.last_modified.astimezone(UTC))
+        vevent.add("last-modified", d.last_modified.astimezone(UTC))
+        vevent.add("dtstart", d.day)
+        vevent.add("dtend", d.day + timedelta(days=1))
+        vevent.add("transp", "TRANSPARENT")
+        vevent.add("summary", d.summary, parameters=lang)
+        if d.description:
+            vevent.add("description", d.description, parameters=lang)
         feed.add_component(vevent)
     ical: bytes = feed.to_ical()
     return ical

@@ -19,6 +19,7 @@ from services.scheduling import domain, schedule
 from services.scheduling import models as m
 from shared.commands import (
     CalendarFeed,
+    CancelScheduledEvent,
     CommandContext,
     CommandEnvelope,
     CommandRejected,
@@ -31,9 +32,10 @@ from shared.commands import (
     RecordMeeting,
     Rsvp,
     ScheduleSummary,
+    UpdateScheduledEvent,
     emit,
 )
-from shared.events import MeetingHeld
+from shared.events import MeetingHeld, ScheduledEventChanged
 
 # --- meetings ----------------------------------------------------------------------------
 
@@ -282,11 +284,200 @@ async def known_event(
     raise CommandRejected("unknown_event", "no such group meeting or training", "event_id")
 
 
+def _refuse_cancelled(event: Any) -> None:
+    if event.cancelled_at is not None:
+        raise CommandRejected("cancelled", "the event has been cancelled", "event_id")
+
+
+_CHANGE_PROBLEMS: dict[str, tuple[str, str]] = {
+    "ended": ("event_id", "the event has already ended: it can no longer be changed"),
+    "cancelled": ("event_id", "the event has been cancelled"),
+}
+
+
+def _check_changeable(event: Any, now: datetime) -> None:
+    problem = domain.change_problem(event.ends_at, event.cancelled_at is not None, now)
+    if problem is not None:
+        field, message = _CHANGE_PROBLEMS[problem]
+        raise CommandRejected(problem, message, field)
+
+
+async def _tell_invitees(
+    session: AsyncSession,
+    ctx: CommandContext,
+    envelope: CommandEnvelope,
+    kind: str,
+    event: Any,
+    change: str,
+    previous_starts_at: datetime | None = None,
+    reason: str | None = None,
+) -> int:
+    """One `ScheduledEventChanged` per invitee who has not declined and is in a current pair
+    (as for reminders); `event` is the row as it now stands."""
+    inv, p, org = m.invitations, m.pairs, envelope.organisationid
+    in_a_current_pair = (
+        sa.select(p.c.mentee_id)
+        .where(p.c.organisation_id == org, p.c.ended_at.is_(None))
+        .union(sa.select(p.c.mentor_id).where(p.c.organisation_id == org, p.c.ended_at.is_(None)))
+    )
+    people = (
+        await session.scalars(
+            sa.select(inv.c.person_id)
+            .where(
+                inv.c.event_id == event.id,
+                inv.c.rsvp.is_distinct_from("no"),
+                inv.c.person_id.in_(in_a_current_pair),
+            )
+            .order_by(inv.c.person_id)
+        )
+    ).all()
+    is_group = kind == "group_meeting"
+    for person_id in people:
+        await emit(
+            session,
+            ctx,
+            ScheduledEventChanged(
+                event_id=event.id,
+                person_id=person_id,
+                change=change,  # type: ignore[arg-type]
+                sequence=event.sequence,
+                event_kind="group_meeting" if is_group else "training",
+                meeting_kind=event.kind if is_group else None,
+                cycle_id=event.cycle_id if is_group else None,
+                title=None if is_group else event.title[:200],
+                starts_at=event.starts_at,
+                ends_at=event.ends_at,
+                place=event.place[:300] if event.place else None,
+                online_url=event.online_url[:500] if event.online_url else None,
+                previous_starts_at=previous_starts_at,
+                reason=reason,  # type: ignore[arg-type]
+            ),
+            envelope,
+        )
+    return len(people)
+
+
+async def _unfired_reminders(session: AsyncSession, event_id: UUID) -> list[Any]:
+    jb = m.jobs
+    return list(
+        (
+            await session.execute(
+                sa.select(jb.c.job_id, jb.c.due_at).where(
+                    jb.c.event_id == event_id, jb.c.kind == "reminder", jb.c.fired_at.is_(None)
+                )
+            )
+        ).all()
+    )
+
+
+async def update_scheduled_event(
+    session: AsyncSession,
+    command: UpdateScheduledEvent,
+    envelope: CommandEnvelope,
+    ctx: CommandContext,
+) -> dict[str, Any]:
+    """Move (or re-title, re-size) an upcoming event: reminders re-planned, invitees told."""
+    now = ctx.clock.now()
+    kind, event = await known_event(session, command.event_id, envelope.organisationid)
+    _check_changeable(event, now)
+    _check_when_where(command.starts_at, command.ends_at, command.place, command.online_url, now)
+    table = m.group_meetings if kind == "group_meeting" else m.trainings
+    values: dict[str, Any] = {
+        "starts_at": command.starts_at,
+        "ends_at": command.ends_at,
+        "place": command.place,
+        "online_url": command.online_url,
+    }
+    if kind == "training":
+        if command.capacity is not None:
+            coming = await session.scalar(
+                sa.select(sa.func.count())
+                .select_from(m.invitations)
+                .where(m.invitations.c.event_id == event.id, m.invitations.c.rsvp == "yes")
+            )
+            if domain.capacity_problem(command.capacity, coming or 0):
+                raise CommandRejected(
+                    "below_yes_answers",
+                    f"{coming} people have said yes: the capacity cannot be less",
+                    "capacity",
+                )
+            values["capacity"] = command.capacity
+        if command.title is not None:
+            values["title"] = command.title
+    before = domain.When(event.starts_at, event.ends_at, event.place, event.online_url)
+    after = domain.When(command.starts_at, command.ends_at, command.place, command.online_url)
+    moved = domain.is_move(before, after)
+    changed = moved or any(getattr(event, k) != v for k, v in values.items())
+    if not changed:
+        return {"id": str(event.id), "sequence": event.sequence, "moved": False, "told": 0}
+    sequence = event.sequence + 1
+    await session.execute(
+        table.update()
+        .where(table.c.id == event.id)
+        .values(**values, sequence=sequence, updated_at=now)
+    )
+    if command.starts_at != event.starts_at:
+        unfired = await _unfired_reminders(session, event.id)
+        drop, plan = domain.replanned_reminders([r.due_at for r in unfired], command.starts_at, now)
+        dropped = [r.job_id for r in unfired if r.due_at in set(drop)]
+        if dropped:
+            await session.execute(m.jobs.delete().where(m.jobs.c.job_id.in_(dropped)))
+        await schedule.schedule_reminders(
+            session,
+            event_id=event.id,
+            event_kind=kind,
+            organisation_id=envelope.organisationid,
+            starts_at=command.starts_at,
+            now=now,
+            times=plan,
+            sequence=sequence,
+        )
+    told = 0
+    if moved:
+        row = (await session.execute(sa.select(table).where(table.c.id == event.id))).one()
+        told = await _tell_invitees(
+            session, ctx, envelope, kind, row, "moved", previous_starts_at=event.starts_at
+        )
+    return {"id": str(event.id), "sequence": sequence, "moved": moved, "told": told}
+
+
+async def cancel_scheduled_event(
+    session: AsyncSession,
+    command: CancelScheduledEvent,
+    envelope: CommandEnvelope,
+    ctx: CommandContext,
+) -> dict[str, Any]:
+    """Cancel an upcoming event: kept and marked, unfired reminders dropped, invitees told."""
+    now = ctx.clock.now()
+    kind, event = await known_event(session, command.event_id, envelope.organisationid)
+    _check_changeable(event, now)
+    table = m.group_meetings if kind == "group_meeting" else m.trainings
+    sequence = event.sequence + 1
+    await session.execute(
+        table.update()
+        .where(table.c.id == event.id)
+        .values(cancelled_at=now, cancel_reason=command.reason, sequence=sequence, updated_at=now)
+    )
+    await session.execute(
+        m.jobs.delete().where(
+            m.jobs.c.event_id == event.id,
+            m.jobs.c.kind == "reminder",
+            m.jobs.c.fired_at.is_(None),
+        )
+    )
+    row = (await session.execute(sa.select(table).where(table.c.id == event.id))).one()
+    told = await _tell_invitees(
+        session, ctx, envelope, kind, row, "cancelled", reason=command.reason
+    )
+    return {"id": str(event.id), "sequence": sequence, "told": told}
+
+
 async def rsvp(
     session: AsyncSession, command: Rsvp, envelope: CommandEnvelope, ctx: CommandContext
 ) -> dict[str, Any]:
     now = ctx.clock.now()
     kind, event = await known_event(session, command.event_id, envelope.organisationid)
+    _refuse_cancelled(event)
     if event.starts_at <= now:
         raise CommandRejected("event_started", "the event has already started", "event_id")
     inv = m.invitations
@@ -317,6 +508,7 @@ async def record_attendance(
     """Attendance from the sheet; someone not invited who came is added to the list."""
     now = ctx.clock.now()
     kind, event = await known_event(session, command.event_id, envelope.organisationid)
+    _refuse_cancelled(event)
     if event.starts_at > now:
         raise CommandRejected("not_started", "the event has not started yet", "event_id")
     await session.execute(
@@ -436,7 +628,7 @@ async def get_schedule(
             .order_by(jb.c.due_at)
         )
     ).all()
-    where = ("id", "starts_at", "ends_at", "place", "online_url")
+    where = ("id", "starts_at", "ends_at", "place", "online_url", "sequence", "cancelled_at")
     return {
         "cycle": None
         if cycle is None
@@ -602,20 +794,38 @@ _WORDS: dict[str, dict[str, str]] = {
         "kick_off": "Aloitustapaaminen",
         "midway": "Väliseminaari",
         "closing": "Päätöstapaaminen",
+        "deadline": "Paritapaaminen tässä kuussa: viimeistään {day}",
+        "deadline_note": "Sopikaa tapaaminen ja kirjatkaa se portaaliin, kun se on pidetty.",
     },
     "sv": {
         "calendar": "Womento-kalender",
         "kick_off": "Startmöte",
         "midway": "Mellanseminarium",
         "closing": "Avslutningsmöte",
+        "deadline": "Partmöte denna månad: senast {day}",
+        "deadline_note": "Kom överens om ett möte och logga det i portalen när det har hållits.",
     },
     "en": {
         "calendar": "Womento calendar",
         "kick_off": "Kick-off meeting",
         "midway": "Mid-way meeting",
         "closing": "Closing meeting",
+        "deadline": "Pair meeting this month: by {day}",
+        "deadline_note": "Agree on a meeting and log it in the portal once it is held.",
     },
 }
+
+
+_MONTHS_EN = (
+    "January February March April May June July August September October November December"
+).split()
+
+
+def deadline_day(day: date, language: str) -> str:
+    """30.4.2027 (Finnish and Swedish), 30 April 2027 (English)."""
+    if language == "en":
+        return f"{day.day} {_MONTHS_EN[day.month - 1]} {day.year}"
+    return f"{day.day}.{day.month}.{day.year}"
 
 
 def _group_event(row: Any, words: dict[str, str]) -> feeds.CalendarEvent:
@@ -625,9 +835,11 @@ def _group_event(row: Any, words: dict[str, str]) -> feeds.CalendarEvent:
         description=None,
         starts_at=row.starts_at,
         ends_at=row.ends_at,
-        last_modified=row.created_at,
+        last_modified=row.updated_at or row.created_at,
         location=row.place,
         url=row.online_url,
+        sequence=row.sequence,
+        cancelled=row.cancelled_at is not None,
     )
 
 
@@ -638,17 +850,62 @@ def _training_event(row: Any) -> feeds.CalendarEvent:
         description=None,
         starts_at=row.starts_at,
         ends_at=row.ends_at,
-        last_modified=row.created_at,
+        last_modified=row.updated_at or row.created_at,
         location=row.place,
         url=row.online_url,
+        sequence=row.sequence,
+        cancelled=row.cancelled_at is not None,
     )
+
+
+async def _pair_deadlines(
+    session: AsyncSession,
+    person_id: UUID,
+    organisation_id: UUID,
+    words: dict[str, str],
+    language: str,
+    today: date,
+) -> list[feeds.AllDayEvent]:
+    """Her current pairs' monthly meeting deadlines, for the months not yet held."""
+    p, pm, mt = m.pairs, m.planned_meetings, m.meetings
+    pairs = (
+        await session.execute(
+            sa.select(p.c.pair_id, p.c.formed_at).where(
+                p.c.organisation_id == organisation_id,
+                p.c.ended_at.is_(None),
+                sa.or_(p.c.mentee_id == person_id, p.c.mentor_id == person_id),
+            )
+        )
+    ).all()
+    found: list[feeds.AllDayEvent] = []
+    for pair in pairs:
+        planned = [
+            domain.PlannedMeeting(row.pair_id, row.month, row.due_on)
+            for row in await session.execute(sa.select(pm).where(pm.c.pair_id == pair.pair_id))
+        ]
+        held = (
+            await session.scalars(sa.select(mt.c.held_on).where(mt.c.pair_id == pair.pair_id))
+        ).all()
+        for meeting in domain.open_deadlines(planned, list(held), today):
+            found.append(
+                feeds.AllDayEvent(
+                    uid=f"pair-{pair.pair_id}-{meeting.month:%Y-%m}",
+                    summary=words["deadline"].format(day=deadline_day(meeting.due_on, language)),
+                    description=words["deadline_note"],
+                    day=meeting.due_on,
+                    last_modified=pair.formed_at,
+                )
+            )
+    return found
 
 
 async def calendar_feed(
     session: AsyncSession, command: CalendarFeed, envelope: CommandEnvelope, ctx: CommandContext
 ) -> dict[str, Any]:
     """A person's feed: the group meetings and trainings she is invited to (not those she
-    declined). A cycle's feed: its group meetings and the trainings within its dates."""
+    declined), and (if asked) her current pair's monthly meeting deadlines not yet met. A
+    cycle's feed: its group meetings and the trainings within its dates. Cancelled events
+    stay in both, STATUS:CANCELLED, so that subscribed calendars drop or strike them."""
     if (command.person_id is None) == (command.cycle_id is None):
         raise CommandRejected("person_or_cycle", "give either a person or a cycle", "person_id")
     org = envelope.organisationid
@@ -683,7 +940,17 @@ async def calendar_feed(
             sa.select(tr).where(tr.c.id.in_(mine), tr.c.organisation_id == org)
         ):
             events.append(_training_event(row))
-    ics = feeds.calendar_feed(words["calendar"], events, command.language)
+    deadlines: list[feeds.AllDayEvent] = []
+    if command.person_id is not None and command.pair_deadlines:
+        deadlines = await _pair_deadlines(
+            session,
+            command.person_id,
+            org,
+            words,
+            command.language,
+            domain.local_date(ctx.clock.now()),
+        )
+    ics = feeds.calendar_feed(words["calendar"], events, command.language, deadlines)
     return {"ics": ics.decode()}
 
 
@@ -693,6 +960,8 @@ ROUTES = [
     CommandRoute(ScheduleSummary, schedule_summary),
     CommandRoute(CreateGroupMeeting, create_group_meeting),
     CommandRoute(CreateTraining, create_training),
+    CommandRoute(UpdateScheduledEvent, update_scheduled_event),
+    CommandRoute(CancelScheduledEvent, cancel_scheduled_event),
     CommandRoute(Rsvp, rsvp),
     CommandRoute(RecordAttendance, record_attendance),
     CommandRoute(GetSchedule, get_schedule),

@@ -437,3 +437,60 @@ def check_meeting_log(
     if minutes > MAX_MEETING_MINUTES:
         return "too_long"
     return None
+
+
+# --- 6. changing and cancelling group meetings and trainings ---------------------------------
+
+
+def change_problem(ends_at: datetime, cancelled: bool, now: datetime) -> str | None:
+    """Why an event cannot be changed or cancelled now: it has ended, or is cancelled already."""
+    _require_aware("now", now)
+    if cancelled:
+        return "cancelled"
+    if ends_at <= now:
+        return "ended"
+    return None
+
+
+def capacity_problem(capacity: int, coming: int) -> str | None:
+    """A training's capacity may not go below the people who answered yes."""
+    return "below_yes_answers" if capacity < coming else None
+
+
+@dataclass(frozen=True, slots=True)
+class When:
+    """Where and when an event is: what its invitees are told about when it changes."""
+
+    starts_at: datetime
+    ends_at: datetime
+    place: str | None
+    online_url: str | None
+
+
+def is_move(before: When, after: When) -> bool:
+    """Whether the invitees should hear of the change: time, place or link differ (a new
+    title or capacity alone is not a move)."""
+    return before != after
+
+
+def replanned_reminders(
+    unfired: Sequence[datetime], starts_at: datetime, now: datetime
+) -> tuple[list[datetime], list[datetime]]:
+    """(the unfired reminder times to drop, the times to plan) for an event now starting at
+    `starts_at`. Fired reminders are history and stay; a time already past is never planned."""
+    wanted = reminder_times(starts_at, now)
+    keep = set(wanted) & set(unfired)
+    return sorted(set(unfired) - keep), [at for at in wanted if at not in keep]
+
+
+def open_deadlines(
+    planned: Sequence[PlannedMeeting], held_on: Sequence[date], today: date
+) -> list[PlannedMeeting]:
+    """The planned months whose meeting is still to come: none held in the month yet, and
+    its last day not passed (a missed month is the coordinator's follow-up, not her calendar)."""
+    months_held = {(day.year, day.month) for day in held_on}
+    return [
+        meeting
+        for meeting in sorted(planned, key=lambda p: (p.month, str(p.pair_id)))
+        if meeting.due_on >= today and (meeting.month.year, meeting.month.month) not in months_held
+    ]

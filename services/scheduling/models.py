@@ -182,3 +182,21 @@ small_groups = sa.Table(
     sa.CheckConstraint("group_no >= 1", name="small_groups_number_positive"),
     comment="the cycle's small groups: each current pair's group number",
 )
+
+# --- changing and cancelling group meetings and trainings (migration 0005) ------------------
+
+for _table in (group_meetings, trainings):
+    _table.append_column(
+        sa.Column(
+            "sequence",
+            sa.Integer,
+            nullable=False,
+            server_default="0",
+            comment="changes so far: the iCalendar SEQUENCE",
+        )
+    )
+    _table.append_column(sa.Column("updated_at", sa.DateTime(timezone=True)))
+    _table.append_column(
+        sa.Column("cancelled_at", sa.DateTime(timezone=True), comment="kept for history")
+    )
+    _table.append_column(sa.Column("cancel_reason", sa.Text, comment="a reason code"))

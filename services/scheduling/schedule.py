@@ -258,13 +258,17 @@ async def invite_pair(session: AsyncSession, pair: Any, now: datetime) -> None:
     upcoming = [
         (row.id, "group_meeting")
         for row in await session.execute(
-            sa.select(gm.c.id).where(gm.c.cycle_id == pair.cycle_id, gm.c.starts_at > now)
+            sa.select(gm.c.id).where(
+                gm.c.cycle_id == pair.cycle_id, gm.c.starts_at > now, gm.c.cancelled_at.is_(None)
+            )
         )
     ] + [
         (row.id, "training")
         for row in await session.execute(
             sa.select(tr.c.id).where(
-                tr.c.organisation_id == pair.organisation_id, tr.c.starts_at > now
+                tr.c.organisation_id == pair.organisation_id,
+                tr.c.starts_at > now,
+                tr.c.cancelled_at.is_(None),
             )
         )
     ]
@@ -287,12 +291,16 @@ async def schedule_reminders(
     organisation_id: UUID,
     starts_at: datetime,
     now: datetime,
+    times: Sequence[datetime] | None = None,
+    sequence: int = 0,
 ) -> None:
-    """Reminder jobs a week and a day before (those still ahead), for intake to e-mail."""
-    for at in domain.reminder_times(starts_at, now):
+    """Reminder jobs a week and a day before (those still ahead), for intake to e-mail; or
+    at `times` (an event moved: `sequence` keeps them apart from its earlier reminders)."""
+    for at in domain.reminder_times(starts_at, now) if times is None else times:
+        key = (at.isoformat(),) if sequence == 0 else (at.isoformat(), sequence)
         await add_job(
             session,
-            job_id=job_key("reminder", event_id, at.isoformat()),
+            job_id=job_key("reminder", event_id, *key),
             kind="reminder",
             organisation_id=organisation_id,
             due_at=at,

@@ -157,13 +157,14 @@ async def _missed_check(
 async def _reminder(session: AsyncSession, job: Any, outbox: Outbox, clock: Clock) -> None:
     """One `ReminderDue` per invited person who has not declined and is still in a current
     pair of the organisation (someone whose mentoring ended early is not reminded); nothing
-    if the event is gone or has already started (a reminder fired late after an outage)."""
+    if the event is gone, cancelled or has already started (a reminder fired late after an
+    outage)."""
     event_kind = job.payload.get("event_kind")
     table = m.group_meetings if event_kind == "group_meeting" else m.trainings
     event = (
         await session.execute(sa.select(table).where(table.c.id == job.event_id))
     ).one_or_none()
-    if event is None or event.starts_at <= clock.now():
+    if event is None or event.cancelled_at is not None or event.starts_at <= clock.now():
         return
     inv, p = m.invitations, m.pairs
     in_a_current_pair = (

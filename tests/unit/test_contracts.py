@@ -36,6 +36,7 @@ from shared.events import (
     PairFormed,
     ReminderDue,
     Role,
+    ScheduledEventChanged,
     SurveyCompleted,
     SurveyInvitationDue,
     SurveyKind,
@@ -141,6 +142,19 @@ FACTORIES: dict[type[Event], Any] = {
         starts_at=NOW,
         ends_at=NOW,
         online_url="https://meet.example.org/cv",
+    ),
+    ScheduledEventChanged: lambda: ScheduledEventChanged(
+        event_id=uuid4(),
+        person_id=uuid4(),
+        change="moved",
+        sequence=1,
+        event_kind="group_meeting",
+        meeting_kind="midway",
+        cycle_id=uuid4(),
+        starts_at=NOW,
+        ends_at=NOW,
+        place="Kalevankatu 16, Helsinki",
+        previous_starts_at=NOW,
     ),
     SurveyInvitationDue: lambda: SurveyInvitationDue(
         invitation_id=uuid4(),
@@ -292,7 +306,7 @@ def test_language_skill_rejects_bad_codes() -> None:
 
 
 def test_event_types_registry_is_consistent() -> None:
-    assert len(EVENT_TYPES) == len(set(EVENT_TYPES.values())) == 17
+    assert len(EVENT_TYPES) == len(set(EVENT_TYPES.values())) == 18
     for key, cls in EVENT_TYPES.items():
         assert issubclass(cls, Event)
         assert cls.type_name() == key

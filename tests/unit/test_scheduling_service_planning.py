@@ -84,6 +84,8 @@ def test_the_service_answers_every_scheduling_command() -> None:
         "RecordMeeting",
         "CreateGroupMeeting",
         "CreateTraining",
+        "UpdateScheduledEvent",
+        "CancelScheduledEvent",
         "Rsvp",
         "RecordAttendance",
         "GetSchedule",

@@ -38,6 +38,7 @@ TEMPLATES = (
     "decision_ineligible",
     "meeting_link",
     "event_reminder",
+    "event_changed",
     "survey_invitation",
     "survey_reminder",
 )

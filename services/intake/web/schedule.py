@@ -231,7 +231,11 @@ async def portal_calendar(
             rt,
             request,
             visit.person.organisation_id,
-            CalendarFeed(person_id=visit.link.person_id, language=visit.lang),
+            CalendarFeed(
+                person_id=visit.link.person_id,
+                language=visit.lang,
+                pair_deadlines=deadlines == "1",
+            ),
         )
     except ServiceUnavailable:
         return unavailable(request, visit.home, visit.lang)
