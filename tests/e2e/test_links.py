@@ -1,6 +1,7 @@
 """Personal links on real services: never stored in clear in the mail queue, sent in the
 e-mail she receives (dev mailbox), and revocable per person by an editor, who e-mails her a
-new one; her old links (portal and survey) are then refused as replaced."""
+new one; her old links (portal and survey) are then refused as replaced. Erasing her makes
+a queued link unreadable and its mail fails."""
 
 from __future__ import annotations
 
@@ -10,13 +11,25 @@ from typing import Any
 from uuid import UUID, uuid4
 
 import httpx
+import pytest
 
+from services.intake.mail import enqueue_mail
 from services.intake.portal import make_survey_link
-from shared.clock import SystemClock
-from shared.settings import DEV_SECRET_KEY
+from shared.clock import FrozenClock, SystemClock
+from shared.crypto import vault_for
+from shared.db import make_engine, make_sessionmaker
+from shared.settings import DEV_SECRET_KEY, Settings
 from tests.conftest import eventually
 from tests.e2e.test_portal import form_pair, link
-from tests.helpers import add_coordinator, count, csrf_from, logged_in
+from tests.helpers import (
+    add_coordinator,
+    application_payload,
+    count,
+    csrf_from,
+    logged_in,
+    open_cycle,
+    submit,
+)
 
 PORTAL_TOKEN = re.compile(r"/portal/([A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+)")
 
@@ -161,3 +174,76 @@ async def test_revoking_someone_outside_the_pair_changes_nothing(stack, db, nc) 
     assert refused.status_code == 303 and "error=unknown_pair" in refused.headers["location"]
     assert await db.fetchval("SELECT max(link_generation) FROM intake.people") == 0
     assert await count(db, "intake.mail_queue", "template = 'meeting_link'") == 0
+
+
+async def _queue_link(database_url: str, org: UUID, person_id: UUID, url: str, at: Any) -> UUID:
+    """A meeting_link mail with her link as secret context, due at `at`."""
+    settings = Settings(service="intake", DATABASE_URL=database_url)
+    engine = make_engine(settings, pool_size=1)
+    try:
+        async with make_sessionmaker(engine)() as session, session.begin():
+            mail_id = await enqueue_mail(
+                session,
+                organisation_id=org,
+                person_id=person_id,
+                template="meeting_link",
+                context={"cycle_name": "Test cycle"},
+                secret_context={"link": url},
+                vault=vault_for(DEV_SECRET_KEY),
+                clock=FrozenClock(at),
+            )
+            assert mail_id is not None
+            return mail_id
+    finally:
+        await engine.dispose()
+
+
+async def test_erasing_her_makes_a_queued_link_unreadable_and_the_mail_fails(stack, db) -> None:
+    stack.start("intake")
+    org, cycle = await open_cycle(stack.database_url)
+    base = stack["intake"].base_url
+    people = []
+    for language in ("fi", "en"):
+        payload = application_payload(cycle)
+        payload["contact"] |= {"language": language}
+        response = await submit(base, payload)
+        assert response.status_code == 201, response.text
+        people.append(UUID(response.json()["person_id"]))
+    erased = people[1]
+    later = SystemClock().now() + timedelta(days=1)  # queued, not yet due
+    url = f"{base}/portal/secret-token-{uuid4().hex}"
+    mails = [await _queue_link(stack.database_url, org, p, url, later) for p in people]
+    sealed = await db.fetchval(
+        "SELECT secret_context FROM intake.mail_queue WHERE id = $1", mails[1]
+    )
+    await db.execute("UPDATE intake.people SET wrapped_key = NULL WHERE id = $1", erased)
+    await db.execute(
+        "UPDATE intake.mail_queue SET not_before = now() WHERE id = ANY($1::uuid[])", mails
+    )
+    await db.execute("SELECT pg_notify('womento_mail', '')")
+
+    async def settled() -> list[Any]:
+        rows = await db.fetch(
+            "SELECT id, status, last_error FROM intake.mail_queue WHERE id = ANY($1::uuid[])"
+            " AND status <> 'queued'",
+            mails,
+        )
+        return rows if len(rows) == 2 else []
+
+    rows = {r["id"]: r for r in await eventually(settled, timeout=20)}
+    assert rows[mails[0]]["status"] == "sent"
+    assert (rows[mails[1]]["status"], rows[mails[1]]["last_error"]) == (
+        "failed",
+        "recipient erased",
+    )
+    body = await db.fetchval(
+        "SELECT text_body FROM intake.dev_mailbox WHERE mail_id = $1", mails[0]
+    )
+    assert url in body  # the kept one: her link, decrypted only to render the mail
+    assert await count(db, "intake.dev_mailbox", "mail_id = $1", mails[1]) == 0
+    assert url.encode() not in sealed
+    # Nothing can read the erased one's link any more: her key is gone.
+    assert await db.fetchval("SELECT wrapped_key FROM intake.people WHERE id = $1", erased) is None
+    # And no new link can be queued for her.
+    with pytest.raises(ValueError, match="erased"):
+        await _queue_link(stack.database_url, org, erased, url, later)
