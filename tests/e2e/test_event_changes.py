@@ -17,7 +17,8 @@ import httpx
 import pytest
 from icalendar import Calendar
 
-from shared.clock import FileClock
+from services.intake.web.i18n import text
+from shared.clock import FileClock, SystemClock
 from shared.commands import (
     CalendarFeed,
     CancelScheduledEvent,
@@ -34,7 +35,7 @@ from shared.subjects import stream_name
 from tests.conftest import eventually
 from tests.e2e.test_portal import form_pair, link
 from tests.e2e.test_reminders import REMINDERS, TRAINING_MAILS, Time, helsinki_at, settled
-from tests.helpers import count
+from tests.helpers import count, csrf_from, logged_in
 
 CHANGE_MAILS = "template = 'event_changed'"
 
@@ -228,3 +229,91 @@ async def test_moving_and_cancelling_replans_reminders_and_mails_once(
     assert await refused(CancelScheduledEvent(event_id=training_id)) == ("ended", "event_id")
     await eventually(lambda: settled(db, js, time.now()), timeout=30)
     assert await count(db, REMINDERS, CHANGE_MAILS) == 3
+
+
+async def test_the_schedule_screen_changes_and_cancels_a_training(stack, db, nc) -> None:
+    """The coordinator's forms: errors next to the field (422, nothing changed), a change,
+    CSRF required, a cancellation shown struck through with its label."""
+    pair = await form_pair(stack, db, nc)
+    client = await logged_in(pair["base"], pair["coordinator"])
+    try:
+        screen = f"/coordinator/cycles/{pair['cycle']}/schedule"
+        shown = await client.get(screen)
+        day = (SystemClock().now() + timedelta(days=60)).date()
+        created = await client.post(
+            f"{screen}/trainings",
+            data={
+                "csrf_token": csrf_from(shown.text),
+                "tr_title": "Palkkaneuvottelu",
+                "tr_day": day.isoformat(),
+                "tr_starts": "17:00",
+                "tr_ends": "19:00",
+                "tr_place": "Caisa",
+                "tr_capacity": "20",
+            },
+        )
+        assert created.status_code == 303, created.text
+        training_id = await db.fetchval("SELECT id FROM scheduling.trainings")
+        for person in (pair["mentee"], pair["mentor"]):
+            await send(
+                nc,
+                Rsvp(event_id=training_id, person_id=person, answer="yes"),
+                organisation_id=pair["org"],
+                clock=SystemClock(),
+                wait_seconds=10,
+            )
+        shown = await client.get(screen)
+        action = f"{screen}/events/{training_id}"
+        assert f'action="{action}/change"' in shown.text
+        assert f'id="ev-{training_id}-ev_capacity" name="ev_capacity" value="20"' in shown.text
+        before = dict(
+            await db.fetchrow("SELECT * FROM scheduling.trainings WHERE id = $1", training_id)
+        )
+        form = {
+            "csrf_token": csrf_from(shown.text),
+            "ev_title": "Palkkaneuvottelu",
+            "ev_day": (day + timedelta(days=1)).isoformat(),
+            "ev_starts": "16:00",
+            "ev_ends": "18:00",
+            "ev_place": "Oodi",
+            "ev_capacity": "20",
+        }
+
+        # Below the two yes-answers, and a time that is no time: next to the field, 422.
+        small = await client.post(f"{action}/change", data=form | {"ev_capacity": "1"})
+        assert small.status_code == 422
+        error = f'<span class="error" id="ev-{training_id}-ev_capacity-error">'
+        assert error + text("schedule.error.below_yes_answers", "fi") in small.text
+        assert 'value="Oodi"' in small.text  # the form kept
+        bad_time = await client.post(f"{action}/change", data=form | {"ev_starts": "25:00"})
+        assert bad_time.status_code == 422
+        assert f'id="ev-{training_id}-ev_starts-error"' in bad_time.text
+        no_csrf = await client.post(f"{action}/cancel", data={"reason": "other"})
+        assert no_csrf.status_code == 403
+        after = await db.fetchrow("SELECT * FROM scheduling.trainings WHERE id = $1", training_id)
+        assert dict(after) == before
+
+        changed = await client.post(f"{action}/change", data=form)
+        assert changed.status_code == 303 and "event_changed" in changed.headers["location"]
+        row = await db.fetchrow("SELECT * FROM scheduling.trainings WHERE id = $1", training_id)
+        assert row["place"] == "Oodi" and row["sequence"] == 1
+        assert row["starts_at"] == before["starts_at"] + timedelta(days=1, hours=-1)
+
+        cancelled = await client.post(
+            f"{action}/cancel",
+            data={"csrf_token": csrf_from(shown.text), "reason": "too_few_participants"},
+        )
+        assert cancelled.status_code == 303
+        assert "event_cancelled" in cancelled.headers["location"]
+        row = await db.fetchrow("SELECT * FROM scheduling.trainings WHERE id = $1", training_id)
+        assert row["cancelled_at"] is not None and row["cancel_reason"] == "too_few_participants"
+        shown = await client.get(screen)
+        assert f'action="{action}/change"' not in shown.text
+        assert f"</s> <strong>{text('schedule.cancelled', 'fi')}</strong>" in shown.text
+        assert '<li class="cancelled"><s>' in shown.text  # the month-by-month view too
+        again = await client.post(f"{action}/change", data=form)
+        assert again.status_code == 303 and "error=cancelled" in again.headers["location"]
+        explained = await client.get(again.headers["location"])
+        assert text("schedule.error.cancelled", "fi") in explained.text
+    finally:
+        await client.aclose()

@@ -41,6 +41,7 @@ from services.intake.web.render import page
 from services.intake.web.screens import cycle_name, not_found
 from shared.commands import (
     CalendarFeed,
+    CancelScheduledEvent,
     Command,
     CommandRejected,
     CreateGroupMeeting,
@@ -52,6 +53,7 @@ from shared.commands import (
     Rsvp,
     ServiceUnavailable,
     SmallGroupPair,
+    UpdateScheduledEvent,
 )
 from shared.crypto import vault_for
 from shared.events import MeetingMode
@@ -325,6 +327,7 @@ async def _schedule_screen(
     *,
     training: dict[str, Any] | None = None,
     training_errors: dict[str, str] | None = None,
+    event_form: dict[str, Any] | None = None,
     status: int = 200,
 ) -> Response:
     lang = negotiate(request)
@@ -371,6 +374,7 @@ async def _schedule_screen(
             "calendar": calendar_months(state, _today(rt)),
             "training": training or {"tr_starts": "17:00", "tr_ends": "19:00", "tr_capacity": "20"},
             "training_errors": training_errors or {},
+            "event_form": event_form or {"id": None, "values": {}, "errors": {}},
             "group_meetings": state["group_meetings"],
             "trainings": state["trainings"],
             "name": lambda person_id: names.get(UUID(person_id), "?"),
@@ -382,6 +386,7 @@ async def _schedule_screen(
             "topics": TOPICS,
             "modes": MODES,
             "kinds": GROUP_KINDS,
+            "cancel_reasons": CANCEL_REASONS,
             "today": _today(rt).isoformat(),
             "lang": lang,
             "message": request.query_params.get("message"),
@@ -723,6 +728,124 @@ async def create_training(
         training_errors=messages,
         status=422,
     )
+
+
+# --- changing and cancelling a group meeting or training -------------------------------------
+
+EVENT_FIELDS = ("ev_day", "ev_starts", "ev_ends", "ev_place", "ev_online_url", "ev_title")
+_EVENT_FIELD_OF = {
+    "title": "ev_title",
+    "starts_at": "ev_day",
+    "ends_at": "ev_ends",
+    "place": "ev_place",
+    "online_url": "ev_online_url",
+    "capacity": "ev_capacity",
+}
+CANCEL_REASONS = ("organiser_unavailable", "too_few_participants", "venue_unavailable", "other")
+
+
+def parse_event_change(
+    form: Any, event_id: UUID
+) -> tuple[UpdateScheduledEvent | None, dict[str, str], dict[str, str]]:
+    """The command from an event's change form, or error codes per form field. A group
+    meeting's form has no title or capacity (they stay empty here and are not sent)."""
+    values = {k: str(form.get(k) or "").strip() for k in (*EVENT_FIELDS, "ev_capacity")}
+    errors: dict[str, str] = {}
+    try:
+        day = date.fromisoformat(values["ev_day"])
+    except ValueError:
+        errors["ev_day"] = "invalid_date"
+    clock: dict[str, time] = {}
+    for key in ("ev_starts", "ev_ends"):
+        try:
+            clock[key] = time.fromisoformat(values[key])
+        except ValueError:
+            errors[key] = "invalid_time"
+    capacity: int | None = None
+    if values["ev_capacity"]:
+        try:
+            capacity = int(values["ev_capacity"])
+            if not 1 <= capacity <= 10_000:
+                raise ValueError
+        except ValueError:
+            errors["ev_capacity"] = "invalid_capacity"
+    if values["ev_online_url"] and not values["ev_online_url"].startswith("https://"):
+        errors["ev_online_url"] = "https_only"
+    if errors:
+        return None, errors, values
+    try:
+        command = UpdateScheduledEvent(
+            event_id=event_id,
+            starts_at=datetime.combine(day, clock["ev_starts"], HELSINKI),
+            ends_at=datetime.combine(day, clock["ev_ends"], HELSINKI),
+            place=values["ev_place"] or None,
+            online_url=values["ev_online_url"] or None,
+            title=values["ev_title"] or None,
+            capacity=capacity,
+        )
+    except ValidationError as invalid:
+        for problem in invalid.errors():
+            field = str(problem["loc"][0]) if problem["loc"] else "starts_at"
+            errors[_EVENT_FIELD_OF.get(field, "ev_day")] = "invalid"
+        return None, errors, values
+    return command, errors, values
+
+
+@router.post(
+    "/coordinator/cycles/{cycle_id}/schedule/events/{event_id}/change",
+    response_class=HTMLResponse,
+)
+async def change_event(
+    request: Request,
+    cycle_id: UUID,
+    event_id: UUID,
+    coordinator: Editor,
+    rt: RuntimeDep,
+    session: SessionDep,
+) -> Response:
+    """A new time or place (a training also its title and capacity); errors next to the
+    fields of that event's form (422, the form kept open), nothing changed."""
+    lang = negotiate(request)
+    command, errors, values = parse_event_change(await request.form(), event_id)
+    if command is not None:
+        try:
+            await ask(rt, request, coordinator.organisation_id, command)
+        except ServiceUnavailable:
+            return unavailable(request, _screen(cycle_id))
+        except CommandRejected as refused:
+            if refused.field in (None, "event_id"):  # ended, cancelled, unknown: no form
+                return _back(cycle_id, error=refused.code)
+            errors = {_EVENT_FIELD_OF.get(refused.field or "", "ev_day"): refused.code}
+        else:
+            return _back(cycle_id, message="event_changed")
+    messages = {k: text(f"schedule.error.{code}", lang) for k, code in errors.items()}
+    return await _schedule_screen(
+        request,
+        cycle_id,
+        coordinator,
+        session,
+        rt,
+        event_form={"id": str(event_id), "values": values, "errors": messages},
+        status=422,
+    )
+
+
+@router.post(
+    "/coordinator/cycles/{cycle_id}/schedule/events/{event_id}/cancel",
+    response_class=HTMLResponse,
+)
+async def cancel_event(
+    request: Request,
+    cycle_id: UUID,
+    event_id: UUID,
+    coordinator: Editor,
+    rt: RuntimeDep,
+    reason: Annotated[str, Form()] = "",
+) -> Response:
+    if reason and reason not in CANCEL_REASONS:
+        return _back(cycle_id, error="invalid")
+    command = CancelScheduledEvent(event_id=event_id, reason=reason or None)  # type: ignore[arg-type]
+    return await _act(request, rt, coordinator, cycle_id, command, "event_cancelled")
 
 
 async def small_group_codes(
