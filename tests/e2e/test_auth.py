@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import re
-import time
 from datetime import UTC, datetime, timedelta
 from uuid import UUID, uuid4
 
@@ -23,7 +22,7 @@ from services.intake.auth import (
     resume_session,
     start_session,
 )
-from shared.clock import FrozenClock, SystemClock
+from shared.clock import FileClock, FrozenClock, SystemClock
 from shared.db import make_engine, make_sessionmaker
 from shared.settings import Settings
 
@@ -284,20 +283,28 @@ async def test_idle_session_is_logged_out(stack, db) -> None:
     assert await db.fetchval("SELECT count(*) FROM intake.web_sessions") == 0
 
 
-async def test_session_ends_at_its_absolute_limit_even_when_active(stack) -> None:
-    stack.start("intake", WOMENTO_SESSION_MAX_HOURS="0.0006")  # 2.16 s
+async def test_session_ends_at_its_absolute_limit_even_when_active(stack, tmp_path) -> None:
+    """Active every 20 minutes (under the 30-minute idle limit) on a moved clock: still in
+    at 11 h 40 min, out once the 12-hour absolute limit has passed."""
+    clock_file = tmp_path / "clock"
+    stack.start(
+        "intake",
+        WOMENTO_CLOCK_FILE=str(clock_file),
+        WOMENTO_SESSION_IDLE_MINUTES="30",
+        WOMENTO_SESSION_MAX_HOURS="12",
+    )
     _, email = await make_coordinator(stack.database_url)
 
     async with Browser(stack["intake"].base_url) as browser:
-        started = time.monotonic()
         assert (await browser.login(email, PASSWORD)).status_code == 303
         statuses = []
-        while time.monotonic() - started < 3.0:
+        for _step in range(36):  # 36 x 20 min = 12 h
             statuses.append((await browser.get("/coordinator")).status_code)
-            await asyncio.sleep(0.3)
+            FileClock.advance_file(clock_file, timedelta(minutes=20))
+        after = (await browser.get("/coordinator")).status_code
 
-    assert statuses[0] == 200
-    assert statuses[-1] == 303
+    assert statuses == [200] * 36  # never idle for long enough, up to 11 h 40 min
+    assert after == 303  # 12 h after the login: back to the login page
 
 
 async def test_brute_force_is_throttled_even_with_the_right_password(stack, db) -> None:
