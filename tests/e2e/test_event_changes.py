@@ -214,6 +214,25 @@ async def test_moving_and_cancelling_replans_reminders_and_mails_once(
     async with httpx.AsyncClient(base_url=pair["base"], timeout=10) as client:
         plain = await client.get(f"/portal/{link(pair)}/calendar.ics")
         full = await client.get(f"/portal/{link(pair)}/calendar.ics?deadlines=1")
+        # Her portal no longer offers the cancelled kick-off; an answer from an old page
+        # is refused in her language and records nothing.
+        portal = await client.get(f"/portal/{link(pair)}")
+        assert f'id="invitation-{training["id"]}"' in portal.text
+        assert f'id="invitation-{kick_off["id"]}"' not in portal.text
+        stale = await client.post(
+            f"/portal/{link(pair)}/rsvp",
+            data={
+                "csrf_token": csrf_from(portal.text),
+                "event_id": kick_off["id"],
+                "answer": "yes",
+            },
+        )
+        assert stale.status_code == 422
+        assert text("portal.error.unknown_event", "fi") in stale.text
+        assert (
+            await count(db, "scheduling.invitations", "rsvp = 'yes' AND event_id = $1", kick_off_id)
+            == 0
+        )
     assert plain.status_code == full.status_code == 200
     plain_summaries = [str(e["SUMMARY"]) for e in Calendar.from_ical(plain.text).walk("VEVENT")]
     full_summaries = [str(e["SUMMARY"]) for e in Calendar.from_ical(full.text).walk("VEVENT")]

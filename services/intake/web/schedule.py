@@ -900,7 +900,8 @@ async def form_small_groups(
 
 
 def invitations_of(state: dict[str, Any], person_id: UUID) -> list[dict[str, Any]]:
-    """The group meetings and trainings she is invited to, with her answer, soonest first."""
+    """The group meetings and trainings she is invited to, with her answer, soonest first
+    (a cancelled one is left out: she was e-mailed about it and cannot answer it)."""
     mine = []
     kinds = (
         ("group_meeting", state.get("group_meetings", [])),
@@ -908,6 +909,8 @@ def invitations_of(state: dict[str, Any], person_id: UUID) -> list[dict[str, Any
     )
     for kind, events in kinds:
         for event in events:
+            if event.get("cancelled_at"):
+                continue
             invitation = next(
                 (i for i in event["invited"] if i["person_id"] == str(person_id)), None
             )
@@ -944,7 +947,9 @@ async def portal_rsvp(
     except ServiceUnavailable:
         return unavailable(request, visit.home, lang)
     except CommandRejected as refused:
-        rsvp_error = text(f"portal.error.{refused.code}", lang)
+        # A cancelled event (answered from a page opened before) is not there any more.
+        code = "unknown_event" if refused.code == "cancelled" else refused.code
+        rsvp_error = text(f"portal.error.{code}", lang)
         return await _render_portal(request, rt, visit, rsvp_error=rsvp_error, status=422)
     query = f"?lang={lang}&answered=1" if request.query_params.get("lang") else "?answered=1"
     return RedirectResponse(f"/portal/{token}{query}", 303)
