@@ -339,7 +339,7 @@ async def _tell_invitees(
             ScheduledEventChanged(
                 event_id=event.id,
                 person_id=person_id,
-                change=change,  # type: ignore[arg-type]
+                change=change,
                 sequence=event.sequence,
                 event_kind="group_meeting" if is_group else "training",
                 meeting_kind=event.kind if is_group else None,
@@ -350,7 +350,7 @@ async def _tell_invitees(
                 place=event.place[:300] if event.place else None,
                 online_url=event.online_url[:500] if event.online_url else None,
                 previous_starts_at=previous_starts_at,
-                reason=reason,  # type: ignore[arg-type]
+                reason=reason,
             ),
             envelope,
         )

@@ -844,7 +844,7 @@ async def cancel_event(
 ) -> Response:
     if reason and reason not in CANCEL_REASONS:
         return _back(cycle_id, error="invalid")
-    command = CancelScheduledEvent(event_id=event_id, reason=reason or None)  # type: ignore[arg-type]
+    command = CancelScheduledEvent(event_id=event_id, reason=reason or None)
     return await _act(request, rt, coordinator, cycle_id, command, "event_cancelled")
 
 
