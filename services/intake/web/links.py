@@ -18,6 +18,7 @@ is asking. The page's language is the one chosen
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -33,6 +34,8 @@ from services.intake.portal import LinkError, RevokedLink, check_generation
 from services.intake.web.i18n import LANGUAGES, text, translator
 from services.intake.web.render import page
 from shared.service import Runtime
+
+log = logging.getLogger(__name__)
 
 
 class SignedLink(Protocol):
@@ -126,10 +129,13 @@ async def open_link(
     return Visit(token=token, link=link, person=person, lang=lang, home=f"{path}/{token}")
 
 
-async def revoke_links(session: Any, organisation_id: UUID, person_id: UUID) -> int | None:
+async def revoke_links(
+    session: Any, organisation_id: UUID, person_id: UUID, *, by: UUID | None = None
+) -> int | None:
     """Refuse every personal link (portal and survey) made for her so far: her link
     generation goes up by one, in the caller's transaction. Her new generation, to sign her
-    new links with; None if she is not in the organisation."""
+    new links with; None if she is not in the organisation. Logged with ids only (`by`: the
+    coordinator who asked)."""
     people = m.people.c
     generation: int | None = await session.scalar(
         m.people.update()
@@ -137,4 +143,14 @@ async def revoke_links(session: Any, organisation_id: UUID, person_id: UUID) -> 
         .values(link_generation=people.link_generation + 1)
         .returning(people.link_generation)
     )
+    if generation is not None:
+        log.info(
+            "personal links revoked",
+            extra={
+                "person_id": str(person_id),
+                "organisation_id": str(organisation_id),
+                "coordinator_id": str(by) if by else None,
+                "link_generation": generation,
+            },
+        )
     return generation

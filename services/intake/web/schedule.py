@@ -625,7 +625,9 @@ async def revoke_and_resend_links(
         return _back(cycle_id, error="pair_ended")
     try:
         async with session.begin():
-            generation = await revoke_links(session, coordinator.organisation_id, person_id)
+            generation = await revoke_links(
+                session, coordinator.organisation_id, person_id, by=coordinator.id
+            )
             if generation is None:
                 raise ValueError(f"no person {person_id}")
             await _mail_portal_link(
