@@ -1,7 +1,8 @@
 """Personal links on real services: never stored in clear in the mail queue, sent in the
 e-mail she receives (dev mailbox), and revocable per person by an editor, who e-mails her a
-new one; her old links (portal and survey) are then refused as replaced. Erasing her makes
-a queued link unreadable and its mail fails."""
+new one; her old links (portal and survey) are then refused as replaced, and a survey
+reminder sent after the revocation carries a working link. Erasing her makes a queued link
+unreadable and its mail fails."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from shared.db import make_engine, make_sessionmaker
 from shared.settings import DEV_SECRET_KEY, Settings
 from tests.conftest import eventually
 from tests.e2e.test_portal import form_pair, link
+from tests.e2e.test_surveys import Cycle, accepted_mentees, at_morning, token_of
 from tests.helpers import (
     add_coordinator,
     application_payload,
@@ -200,11 +202,11 @@ async def _queue_link(database_url: str, org: UUID, person_id: UUID, url: str, a
 
 async def test_erasing_her_makes_a_queued_link_unreadable_and_the_mail_fails(stack, db) -> None:
     stack.start("intake")
-    org, cycle = await open_cycle(stack.database_url)
+    org, cycle_id = await open_cycle(stack.database_url)
     base = stack["intake"].base_url
     people = []
     for language in ("fi", "en"):
-        payload = application_payload(cycle)
+        payload = application_payload(cycle_id)
         payload["contact"] |= {"language": language}
         response = await submit(base, payload)
         assert response.status_code == 201, response.text
@@ -247,3 +249,49 @@ async def test_erasing_her_makes_a_queued_link_unreadable_and_the_mail_fails(sta
     # And no new link can be queued for her.
     with pytest.raises(ValueError, match="erased"):
         await _queue_link(stack.database_url, org, erased, url, later)
+
+
+@pytest.fixture
+def survey_cycle(stack, db, nc, tmp_path) -> Cycle:
+    clock_file = tmp_path / "clock"
+    clock_file.write_text("0")
+    c = Cycle(stack, db, nc, clock_file)
+    stack.start("intake", "feedback", **c.env)
+    return c
+
+
+async def test_a_survey_link_is_encrypted_in_the_queue_and_the_reminder_replaces_a_revoked_one(
+    survey_cycle: Cycle, db
+) -> None:
+    """Her invitation's link is only in the sent mail; revoking her links (her generation up
+    by one, as the coordinator's action does) refuses it, and the reminder a week later
+    carries a link of her new generation that opens the survey."""
+    cycle = survey_cycle
+    base = cycle.stack["intake"].base_url
+    _, cycle_id, people = await accepted_mentees(cycle.stack, db, {"Grace": "en"})
+    starts_on = await db.fetchval("SELECT starts_on FROM intake.cycles WHERE id = $1", cycle_id)
+    cycle.move_to(at_morning(starts_on))
+    await cycle.caught_up()
+    (invitation,) = await cycle.sent("survey_invitation", 1)
+    old = token_of(invitation)
+    row = await db.fetchrow(
+        "SELECT q::text AS row, secret_context FROM intake.mail_queue q"
+        " WHERE q.template = 'survey_invitation'"
+    )
+    assert old not in row["row"] and old.split(".")[1] not in row["row"]
+    assert "/survey/" not in row["row"] and row["secret_context"] is not None
+    async with httpx.AsyncClient(base_url=base, timeout=10) as web:
+        assert (await web.get(f"/survey/{old}")).status_code == 200
+        await db.execute(
+            "UPDATE intake.people SET link_generation = link_generation + 1 WHERE id = $1",
+            people["en"],
+        )
+        refused = await web.get(f"/survey/{old}")
+        assert refused.status_code == 410 and "The link has been replaced" in refused.text
+        cycle.move_to(at_morning(starts_on + timedelta(days=7), 10))
+        await cycle.caught_up()
+        (reminder,) = await cycle.sent("survey_reminder", 1)
+        fresh = token_of(reminder)
+        assert fresh != old
+        opened = await web.get(f"/survey/{fresh}")
+        assert opened.status_code == 200 and "How confident" in opened.text
