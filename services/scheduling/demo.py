@@ -12,7 +12,9 @@ one; the kick-off held a week into the cycle is imported with its attendance she
 clock worker then finds the passed months and the silent pairs on its own and
 emits `MeetingMissed` and `PairAtRisk`. Then the coordinator's commands create the mid-way
 and closing group meetings and a training, inviting the pairs. A participant's portal
-link is printed (her link as the coordinator would e-mail it).
+link is printed (her link as the coordinator would e-mail it; of link generation 0, so
+refused once a coordinator has revoked her links: scheduling does not read intake's tables,
+and the demo's printed link is for a fresh demo).
 
 Everything is made up and deterministic; running it again changes nothing.
 """
