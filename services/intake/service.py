@@ -50,8 +50,11 @@ async def submit_application(
     secret_key: str,
     clock: Clock,
     correlation_id: UUID | None = None,
+    confirm: bool = True,
 ) -> ApplicationPublic:
-    """Store one application and its person, and stage `ApplicationReceived`."""
+    """Store one application and its person, and stage `ApplicationReceived`; queue the
+    "application received" e-mail unless `confirm` is False (history entered after the fact,
+    e.g. the demo's completed past cycle: nobody is told today of an application made then)."""
     now = clock.now()
     cycle = (
         await session.execute(sa.select(m.cycles).where(m.cycles.c.id == request.cycle_id))
@@ -171,22 +174,23 @@ async def submit_application(
         session,
         Envelope.wrap(screened, organisation_id=organisation_id, clock=clock, caused_by=received),
     )
-    programme_name = await session.scalar(
-        sa.select(m.programmes.c.name).where(m.programmes.c.id == cycle.programme_id)
-    )
-    await enqueue_mail(
-        session,
-        organisation_id=organisation_id,
-        person_id=person_id,
-        template="application_received",
-        context={
-            "cycle_name": cycle.name,
-            "programme_name": programme_name,
-            "role": request.role.value,
-            "applications_close": cycle.applications_close,
-        },
-        clock=clock,
-    )
+    if confirm:
+        programme_name = await session.scalar(
+            sa.select(m.programmes.c.name).where(m.programmes.c.id == cycle.programme_id)
+        )
+        await enqueue_mail(
+            session,
+            organisation_id=organisation_id,
+            person_id=person_id,
+            template="application_received",
+            context={
+                "cycle_name": cycle.name,
+                "programme_name": programme_name,
+                "role": request.role.value,
+                "applications_close": cycle.applications_close,
+            },
+            clock=clock,
+        )
     return ApplicationPublic(
         application_id=application_id, person_id=person_id, status=status.value
     )

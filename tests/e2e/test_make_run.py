@@ -12,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+import asyncpg
 import httpx
 import nats
 import openpyxl
@@ -22,6 +23,7 @@ import pytest
 from services.feedback.demo import DEMO_ORGANISATION, DEMO_PAST_CYCLE
 from shared.clock import SystemClock
 from shared.commands import GetReport, GetSchedule, ScheduleSummary, send
+from shared.db import asyncpg_dsn
 from shared.launcher import ROOT
 from tests.helpers import csrf_from
 
@@ -67,6 +69,9 @@ def test_launcher_starts_everything_seeds_and_stops_cleanly(tmp_path: Path) -> N
         assert "past cycle's history added in feedback" in output
         _check_past_cycle_report(re.search(r"NATS:\s+(nats://\S+)", output).group(1))
         _check_past_cycle_report_screen(urls["intake"])
+        _check_no_mail_about_the_past_cycle(
+            re.search(r"PostgreSQL:\s+(postgresql\+asyncpg://\S+)", output).group(1)
+        )
         _check_running_cycle_schedule(re.search(r"NATS:\s+(nats://\S+)", output).group(1))
         assert "running cycle's schedule added in scheduling" in output
         portal = re.search(r"participant portal \(a mentee's personal link\): (\S+)", output)
@@ -81,6 +86,50 @@ def test_launcher_starts_everything_seeds_and_stops_cleanly(tmp_path: Path) -> N
     assert code == 0
     assert "Stopped." in (tmp_path / "run.log").read_text()
     assert not [p for p in children if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+
+
+def _check_no_mail_about_the_past_cycle(database_url: str) -> None:
+    """The past cycle's applicants applied long ago (seeded like imported history): no mail
+    to any of them, in the queue or in the dev mailbox, once every open-cycle applicant's
+    "application received" has been delivered there (the worker sends the oldest first, and
+    the past cycle's would be the oldest); the running cycle's applicants have theirs."""
+    from services.intake.seed import DEMO_CYCLE, DEMO_RUNNING_CYCLE
+
+    async def counts() -> asyncpg.Record:
+        conn = await asyncpg.connect(asyncpg_dsn(database_url))
+        try:
+            return await conn.fetchrow(
+                """
+                SELECT
+                  (SELECT count(*) FROM intake.applications WHERE cycle_id = $2) AS open_applied,
+                  count(DISTINCT q.person_id) FILTER (
+                    WHERE a.cycle_id = $2 AND q.template = 'application_received'
+                      AND d.id IS NOT NULL) AS open_delivered,
+                  (SELECT count(*) FROM intake.applications WHERE cycle_id = $3)
+                    AS running_applied,
+                  count(DISTINCT q.person_id) FILTER (
+                    WHERE a.cycle_id = $3 AND q.template = 'application_received')
+                    AS running_queued,
+                  count(q.id) FILTER (WHERE a.cycle_id = $1) AS past_queued,
+                  count(d.id) FILTER (WHERE a.cycle_id = $1) AS past_delivered
+                FROM intake.mail_queue q
+                JOIN intake.applications a ON a.person_id = q.person_id
+                LEFT JOIN intake.dev_mailbox d ON d.mail_id = q.id
+                """,
+                DEMO_PAST_CYCLE,
+                DEMO_CYCLE,
+                DEMO_RUNNING_CYCLE,
+            )
+        finally:
+            await conn.close()
+
+    deadline = time.monotonic() + 120
+    while (found := asyncio.run(counts()))["open_delivered"] < found["open_applied"]:
+        assert time.monotonic() < deadline, dict(found)
+        time.sleep(1)
+    assert found["open_applied"] > 0
+    assert found["running_queued"] == found["running_applied"] > 0, dict(found)
+    assert (found["past_queued"], found["past_delivered"]) == (0, 0), dict(found)
 
 
 def _check_running_cycle_schedule(nats_url: str) -> None:
