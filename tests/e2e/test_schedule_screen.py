@@ -4,7 +4,8 @@ calendar feeds, and a 503 page while scheduling is down."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+import re
+from datetime import date, timedelta
 from typing import Any
 from uuid import uuid4
 
@@ -77,6 +78,14 @@ async def test_the_coordinator_screen_and_the_calendars(pair, db) -> None:
         assert personal.headers["content-type"] == "text/calendar; charset=utf-8"
         mine = icalendar.Calendar.from_ical(personal.text).walk("VEVENT")
         assert [str(e["LOCATION"]) for e in mine] == ["Helsingin kaupunginkirjasto Oodi"]
+        # the portal's own calendar link adds her pair's monthly deadlines as all-day events
+        portal = await anonymous.get(f"/portal/{link(pair)}")
+        href = re.search(r'href="(/portal/[^"]+/calendar\.ics[^"]*)"', portal.text)
+        assert href and href.group(1).endswith("?deadlines=1"), portal.text
+        subscribed = await anonymous.get(href.group(1).replace("&amp;", "&"))
+        listed = icalendar.Calendar.from_ical(subscribed.text).walk("VEVENT")
+        all_day = [e for e in listed if type(e["DTSTART"].dt) is date]
+        assert len(listed) == len(all_day) + 1 and all_day
         assert (
             await anonymous.get(f"/coordinator/cycles/{pair['cycle']}/schedule")
         ).status_code in (
