@@ -3,24 +3,29 @@
 from __future__ import annotations
 
 import re
-from datetime import timedelta
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, Self
 from uuid import UUID, uuid4
 
 import asyncpg
 import httpx
+from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
 
 from services.intake import cycles
 from services.intake import models as intake_models
 from services.intake import service as intake_service
 from services.intake.domain import CycleDates, CycleStatus
-from shared.clock import SystemClock
+from shared.clock import Clock, FileClock, SystemClock
+from shared.commands import send
 from shared.db import make_engine, make_sessionmaker
 from shared.envelope import Envelope
-from shared.events import ApplicationReceived, Role
+from shared.events import ApplicationReceived, Event, Role
 from shared.outbox import Outbox
 from shared.settings import Settings
+from shared.subjects import stream_name
+from tests.conftest import eventually
 
 CONSUMERS = ("matching", "scheduling", "feedback")
 
@@ -128,6 +133,119 @@ def application_received(cycle_id: UUID, organisation_id: UUID) -> Envelope:
         submitted_at=SystemClock().now(),
     )
     return Envelope.wrap(event, organisation_id=organisation_id, clock=SystemClock())
+
+
+async def publish(
+    nc: NATS, event: Event, *, organisation_id: UUID, clock: Clock | None = None
+) -> Envelope:
+    """`event` straight to JetStream as its producer's outbox relay would (its envelope's
+    subject, `Nats-Msg-Id`), stamped by `clock` (the system clock unless given)."""
+    envelope = Envelope.wrap(event, organisation_id=organisation_id, clock=clock or SystemClock())
+    await nc.jetstream().publish(
+        envelope.nats_subject, envelope.to_bytes(), headers={"Nats-Msg-Id": str(envelope.id)}
+    )
+    return envelope
+
+
+def clock_file_at(folder: Path, moment: datetime) -> Path:
+    """A `FileClock` file in `folder` whose clocks read `moment` now (and run on from it)."""
+    path = folder / "clock"
+    path.write_text(repr((moment - datetime.now(UTC)).total_seconds()))
+    return path
+
+
+class ServiceSim:
+    """One service process on a moved clock, driven by the events other services would publish:
+    the handle of the clock-driven e2e tests (scheduling's and feedback's `Sim` subclass it).
+
+    The process reads `WOMENTO_CLOCK_FILE` and runs its worker every 0.3 s; `org` and `cycle`
+    are fresh ids for the test's organisation and cycle.
+    """
+
+    service: str
+    jobs_table: str
+    """The service's clock-fired jobs (`due_at`, `fired_at`), for `caught_up`."""
+
+    def __init__(self, stack: Any, nc: NATS, db: asyncpg.Connection, clock_file: Path) -> None:
+        self.stack, self.nc, self.db, self.clock_file = stack, nc, db, clock_file
+        self.js = nc.jetstream()
+        self.org, self.cycle = uuid4(), uuid4()
+        self.env = {
+            "WOMENTO_CLOCK_FILE": str(clock_file),
+            f"WOMENTO_{self.service.upper()}_TICK_SECONDS": "0.3",
+        }
+
+    @classmethod
+    def started(
+        cls, stack: Any, nc: NATS, db: asyncpg.Connection, folder: Path, now: datetime
+    ) -> Self:
+        """A simulation whose clock reads `now` (its file in `folder`), its service started."""
+        simulation = cls(stack, nc, db, clock_file_at(folder, now))
+        simulation.start()
+        return simulation
+
+    @property
+    def clock(self) -> FileClock:
+        return FileClock(self.clock_file)
+
+    def start(self) -> None:
+        self.stack.start(self.service, **self.env)
+
+    def stop(self) -> None:
+        self.stack[self.service].stop(20)
+
+    def move_to(self, moment: datetime) -> None:
+        FileClock.advance_file(self.clock_file, moment - self.clock.now())
+
+    async def publish(self, event: Event) -> Envelope:
+        return await publish(self.nc, event, organisation_id=self.org, clock=self.clock)
+
+    async def command(
+        self, command: Any, *, command_id: UUID | None = None, org: UUID | None = None
+    ) -> dict[str, Any]:
+        """`command` to its service over NATS, as the test's organisation unless `org`."""
+        reply: dict[str, Any] = await send(
+            self.nc,
+            command,
+            organisation_id=org or self.org,
+            clock=self.clock,
+            wait_seconds=10,
+            command_id=command_id,
+        )
+        return reply
+
+    async def due_unfired(self, now: datetime) -> int:
+        """How many of the service's jobs are due by `now` and not fired yet."""
+        return await count(self.db, self.jobs_table, "fired_at IS NULL AND due_at <= $1", now)
+
+    async def caught_up(self) -> None:
+        """Every job due by now has fired."""
+        now = self.clock.now()
+
+        async def none_due() -> bool:
+            return await self.due_unfired(now) == 0
+
+        await eventually(none_due, timeout=20)
+
+    async def published(self, event: type[Event]) -> list[dict[str, Any]]:
+        """The data of every `event` in the service's stream (what left its outbox)."""
+        stream = stream_name(self.service)
+        try:
+            info = await self.js.stream_info(stream)
+        except Exception:
+            return []  # no such stream (yet)
+        found: list[dict[str, Any]] = []
+        if info.state.messages == 0:
+            return found
+        for seq in range(info.state.first_seq, info.state.last_seq + 1):
+            msg = await self.js.get_msg(stream, seq)
+            envelope = Envelope.from_bytes(msg.data)
+            if envelope.type == event.type_name():
+                found.append(envelope.data)
+        return found
+
+    async def published_count(self, event: type[Event], n: int) -> bool:
+        return len(await self.published(event)) == n
 
 
 COORDINATOR_PASSWORD = "correct horse battery staple"

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import io
-from datetime import UTC, datetime
 
 import asyncpg
 import nats
@@ -19,7 +18,7 @@ from tests.browser.a11y import serious_violations
 from tests.e2e.test_reports import simulate_cycle
 from tests.e2e.test_reports_screen import CYCLE_NAME, intake_cycle
 from tests.e2e.test_surveys_feedback import START, Sim
-from tests.helpers import COORDINATOR_PASSWORD, add_coordinator
+from tests.helpers import COORDINATOR_PASSWORD, add_coordinator, clock_file_at
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -27,12 +26,10 @@ pytestmark = pytest.mark.asyncio(loop_scope="session")
 async def test_coordinator_reads_the_report_and_downloads_the_spreadsheet(
     page: Page, stack, tmp_path
 ) -> None:
-    clock_file = tmp_path / "clock"
-    clock_file.write_text(repr((START - datetime.now(UTC)).total_seconds()))
     nc = await nats.connect(stack.nats_url)
     conn = await asyncpg.connect(asyncpg_dsn(stack.database_url))
     try:
-        sim = Sim(stack, nc, conn, clock_file)
+        sim = Sim(stack, nc, conn, clock_file_at(tmp_path, START))
         await asyncio.to_thread(lambda: stack.start("intake", "feedback", **sim.env))
         sim.org, sim.cycle = await intake_cycle(stack.database_url)
         await simulate_cycle(sim, conn)

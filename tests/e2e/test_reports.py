@@ -7,7 +7,7 @@ from __future__ import annotations
 import base64
 import csv
 import io
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -15,7 +15,6 @@ import pytest
 from openpyxl import load_workbook
 from pypdf import PdfReader
 
-from shared.clock import SystemClock
 from shared.commands import (
     CommandRejected,
     ExportReport,
@@ -23,10 +22,8 @@ from shared.commands import (
     GetSurvey,
     SubmitSurveyResponse,
 )
-from shared.envelope import Envelope
 from shared.events import (
     ApplicationReceived,
-    Event,
     MeetingHeld,
     MeetingMissed,
     MeetingMode,
@@ -36,14 +33,7 @@ from shared.events import (
 )
 from tests.conftest import eventually
 from tests.e2e.test_surveys_feedback import START, Sim, at
-from tests.helpers import count
-
-
-async def publish(nc: Any, event: Event, org: Any) -> None:
-    envelope = Envelope.wrap(event, organisation_id=org, clock=SystemClock())
-    await nc.jetstream().publish(
-        envelope.nats_subject, envelope.to_bytes(), headers={"Nats-Msg-Id": str(envelope.id)}
-    )
+from tests.helpers import count, publish
 
 
 async def test_meetings_held_and_missed_months_are_kept_once(stack, nc, db) -> None:
@@ -59,7 +49,7 @@ async def test_meetings_held_and_missed_months_are_kept_once(stack, nc, db) -> N
     )
     missed = MeetingMissed(pair_id=pair, cycle_id=cycle, month=date(2030, 4, 1))
     for event in (held, held, missed, missed):  # each twice, as two different envelopes
-        await publish(nc, event, org)
+        await publish(nc, event, organisation_id=org)
     await eventually(lambda: _at_least(db, "feedback.inbox", 4))
     rows = await db.fetch("SELECT * FROM feedback.meetings")
     assert [(r["meeting_id"], r["pair_id"], r["held_on"], r["minutes"]) for r in rows] == [
@@ -87,11 +77,7 @@ END = {  # mentee -> (confidence, employment status) at the end survey
 
 @pytest.fixture
 def sim(stack, nc, db, tmp_path) -> Sim:
-    clock_file = tmp_path / "clock"
-    clock_file.write_text(repr((START - datetime.now(UTC)).total_seconds()))
-    simulation = Sim(stack, nc, db, clock_file)
-    simulation.start()
-    return simulation
+    return Sim.started(stack, nc, db, tmp_path, START)
 
 
 async def answer(sim: Sim, person: UUID, kind: str, answers: dict[str, Any]) -> None:

@@ -5,20 +5,15 @@ also across a restart of the service between a job's due time and its firing."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
-from pathlib import Path
-from typing import Any
+from datetime import date, datetime
 from uuid import UUID, uuid4
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from shared.clock import FileClock
-from shared.commands import CommandRejected, GetSchedule, RecordMeeting, send
-from shared.envelope import Envelope
+from shared.commands import CommandRejected, GetSchedule, RecordMeeting
 from shared.events import (
     CycleOpened,
-    Event,
     MeetingHeld,
     MeetingMissed,
     MeetingMode,
@@ -26,9 +21,8 @@ from shared.events import (
     PairEnded,
     PairFormed,
 )
-from shared.subjects import stream_name
 from tests.conftest import eventually
-from tests.helpers import count
+from tests.helpers import ServiceSim, count
 
 HELSINKI = ZoneInfo("Europe/Helsinki")
 START = datetime(2030, 2, 20, 12, 0, tzinfo=HELSINKI)
@@ -40,38 +34,10 @@ def at(month: int, day: int, hour: int = 12, minute: int = 0, year: int = 2030) 
     return datetime(year, month, day, hour, minute, tzinfo=HELSINKI)
 
 
-class Sim:
+class Sim(ServiceSim):
     """The test's handle on the simulated time, the scheduling service and its events."""
 
-    def __init__(self, stack: Any, nc: Any, db: Any, clock_file: Path) -> None:
-        self.stack, self.nc, self.db, self.clock_file = stack, nc, db, clock_file
-        self.js = nc.jetstream()
-        self.org = uuid4()
-        self.cycle = uuid4()
-        self.env = {
-            "WOMENTO_CLOCK_FILE": str(clock_file),
-            "WOMENTO_SCHEDULING_TICK_SECONDS": "0.3",
-        }
-
-    @property
-    def clock(self) -> FileClock:
-        return FileClock(self.clock_file)
-
-    def start(self) -> None:
-        self.stack.start("scheduling", **self.env)
-
-    def stop(self) -> None:
-        self.stack["scheduling"].stop(20)
-
-    def move_to(self, moment: datetime) -> None:
-        FileClock.advance_file(self.clock_file, moment - self.clock.now())
-
-    async def publish(self, event: Event) -> Envelope:
-        envelope = Envelope.wrap(event, organisation_id=self.org, clock=self.clock)
-        await self.js.publish(
-            envelope.nats_subject, envelope.to_bytes(), headers={"Nats-Msg-Id": str(envelope.id)}
-        )
-        return envelope
+    service, jobs_table = "scheduling", "scheduling.jobs"
 
     async def open_cycle(self) -> None:
         await self.publish(
@@ -104,54 +70,10 @@ class Sim:
         )
         return pair_id
 
-    async def command(
-        self, command: Any, *, command_id: UUID | None = None, org: UUID | None = None
-    ) -> dict[str, Any]:
-        return await send(
-            self.nc,
-            command,
-            organisation_id=org or self.org,
-            clock=self.clock,
-            wait_seconds=10,
-            command_id=command_id,
-        )
-
-    async def caught_up(self) -> None:
-        """Every job due by now has fired."""
-        now = self.clock.now()
-        await eventually(lambda: self._none_due(now), timeout=20)
-
-    async def _due_unfired(self, now: datetime) -> int:
-        return await count(self.db, "scheduling.jobs", "fired_at IS NULL AND due_at <= $1", now)
-
-    async def _none_due(self, now: datetime) -> bool:
-        return await self._due_unfired(now) == 0
-
-    async def published(self, event: type[Event]) -> list[dict[str, Any]]:
-        """The data of every `event` in scheduling's stream (what left the outbox)."""
-        stream = stream_name("scheduling")
-        info = await self.js.stream_info(stream)
-        found = []
-        for seq in range(info.state.first_seq, info.state.last_seq + 1):
-            if info.state.messages == 0:
-                break
-            msg = await self.js.get_msg(stream, seq)
-            envelope = Envelope.from_bytes(msg.data)
-            if envelope.type == event.type_name():
-                found.append(envelope.data)
-        return found
-
-    async def published_count(self, event: type[Event], n: int) -> bool:
-        return len(await self.published(event)) == n
-
 
 @pytest.fixture
 def sim(stack, nc, db, tmp_path) -> Sim:
-    clock_file = tmp_path / "clock"
-    clock_file.write_text(repr((START - datetime.now(UTC)).total_seconds()))
-    simulation = Sim(stack, nc, db, clock_file)
-    simulation.start()
-    return simulation
+    return Sim.started(stack, nc, db, tmp_path, START)
 
 
 def meeting(pair_id: UUID, held_on: date, minutes: int = 60) -> RecordMeeting:
@@ -204,7 +126,7 @@ async def test_a_whole_cycle_month_by_month(sim: Sim, db) -> None:
     # The service is down when the at-risk check falls due; it fires once after the restart.
     sim.stop()
     sim.move_to(at(4, 7, 0, 1))
-    assert await sim._due_unfired(sim.clock.now()) == 1
+    assert await sim.due_unfired(sim.clock.now()) == 1
     sim.start()
     await sim.caught_up()
     flags = await db.fetch("SELECT * FROM scheduling.at_risk")

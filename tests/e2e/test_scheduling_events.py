@@ -3,7 +3,7 @@ feeds of the scheduling service, on real NATS and PostgreSQL."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -30,11 +30,7 @@ TRAINING = (at(4, 10, 9), at(4, 10, 12))
 
 @pytest.fixture
 def sim(stack, nc, db, tmp_path) -> Sim:
-    clock_file = tmp_path / "clock"
-    clock_file.write_text(repr((START - datetime.now(UTC)).total_seconds()))
-    simulation = Sim(stack, nc, db, clock_file)
-    simulation.start()
-    return simulation
+    return Sim.started(stack, nc, db, tmp_path, START)
 
 
 async def refused(sim: Sim, command: Any) -> tuple[str, str | None]:

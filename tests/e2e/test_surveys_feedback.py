@@ -6,7 +6,7 @@ and a restart of feedback between a job's due time and its firing still firing o
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
@@ -14,29 +14,24 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from shared.clock import FileClock
 from shared.commands import (
     CommandRejected,
     GetSurvey,
     GetSurveyTemplates,
     SaveSurveyTemplate,
     SubmitSurveyResponse,
-    send,
 )
-from shared.envelope import Envelope
 from shared.events import (
     ApplicantAccepted,
     ApplicationWithdrawn,
     CycleOpened,
-    Event,
     MatchingProfile,
     Role,
     SurveyCompleted,
     SurveyInvitationDue,
 )
-from shared.subjects import stream_name
 from tests.conftest import eventually
-from tests.helpers import count
+from tests.helpers import ServiceSim, count
 
 HELSINKI = ZoneInfo("Europe/Helsinki")
 START = datetime(2031, 2, 1, 12, 0, tzinfo=HELSINKI)
@@ -47,31 +42,14 @@ def at(year: int, month: int, day: int, hour: int = 12) -> datetime:
     return datetime(year, month, day, hour, tzinfo=HELSINKI)
 
 
-class Sim:
+class Sim(ServiceSim):
+    """Feedback on the moved clock; `programme` is the test cycle's programme."""
+
+    service, jobs_table = "feedback", "feedback.survey_jobs"
+
     def __init__(self, stack: Any, nc: Any, db: Any, clock_file: Path) -> None:
-        self.stack, self.nc, self.db, self.clock_file = stack, nc, db, clock_file
-        self.js = nc.jetstream()
-        self.org, self.cycle, self.programme = uuid4(), uuid4(), uuid4()
-        self.env = {"WOMENTO_CLOCK_FILE": str(clock_file), "WOMENTO_FEEDBACK_TICK_SECONDS": "0.3"}
-
-    @property
-    def clock(self) -> FileClock:
-        return FileClock(self.clock_file)
-
-    def start(self) -> None:
-        self.stack.start("feedback", **self.env)
-
-    def stop(self) -> None:
-        self.stack["feedback"].stop(20)
-
-    def move_to(self, moment: datetime) -> None:
-        FileClock.advance_file(self.clock_file, moment - self.clock.now())
-
-    async def publish(self, event: Event) -> None:
-        envelope = Envelope.wrap(event, organisation_id=self.org, clock=self.clock)
-        await self.js.publish(
-            envelope.nats_subject, envelope.to_bytes(), headers={"Nats-Msg-Id": str(envelope.id)}
-        )
+        super().__init__(stack, nc, db, clock_file)
+        self.programme = uuid4()
 
     async def open_cycle(self) -> None:
         await self.publish(
@@ -99,45 +77,6 @@ class Sim:
         await eventually(lambda: count(self.db, "feedback.participants", "person_id = $1", person))
         return person
 
-    async def command(self, command: Any, *, command_id: UUID | None = None) -> dict[str, Any]:
-        return await send(
-            self.nc,
-            command,
-            organisation_id=self.org,
-            clock=self.clock,
-            wait_seconds=10,
-            command_id=command_id,
-        )
-
-    async def caught_up(self) -> None:
-        now = self.clock.now()
-
-        async def none_due() -> bool:
-            return (
-                await count(
-                    self.db, "feedback.survey_jobs", "fired_at IS NULL AND due_at <= $1", now
-                )
-                == 0
-            )
-
-        await eventually(none_due, timeout=20)
-
-    async def published(self, event: type[Event]) -> list[dict[str, Any]]:
-        stream = stream_name("feedback")
-        try:
-            info = await self.js.stream_info(stream)
-        except Exception:
-            return []
-        found = []
-        if info.state.messages == 0:
-            return found
-        for seq in range(info.state.first_seq, info.state.last_seq + 1):
-            msg = await self.js.get_msg(stream, seq)
-            envelope = Envelope.from_bytes(msg.data)
-            if envelope.type == event.type_name():
-                found.append(envelope.data)
-        return found
-
     async def invitation(self, person: UUID, kind: str) -> Any:
         return await self.db.fetchrow(
             "SELECT * FROM feedback.invitations WHERE person_id = $1 AND kind = $2", person, kind
@@ -146,11 +85,7 @@ class Sim:
 
 @pytest.fixture
 def sim(stack, nc, db, tmp_path) -> Sim:
-    clock_file = tmp_path / "clock"
-    clock_file.write_text(repr((START - datetime.now(UTC)).total_seconds()))
-    simulation = Sim(stack, nc, db, clock_file)
-    simulation.start()
-    return simulation
+    return Sim.started(stack, nc, db, tmp_path, START)
 
 
 def dues(events: list[dict[str, Any]], person: UUID, *, reminder: bool) -> list[dict[str, Any]]:
