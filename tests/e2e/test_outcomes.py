@@ -22,7 +22,6 @@ from shared.commands import (
     ScheduleInterview,
     send,
 )
-from shared.envelope import Envelope
 from shared.events import Outcome, SurveyCompleted, SurveyKind
 from tests.conftest import eventually
 from tests.helpers import (
@@ -32,6 +31,7 @@ from tests.helpers import (
     csrf_from,
     logged_in,
     open_cycle,
+    publish,
     submit,
 )
 
@@ -117,11 +117,7 @@ async def answer(
         kind=kind,
         completed_at=completed,
     )
-    envelope = Envelope.wrap(event, organisation_id=cohort["org"], clock=SystemClock())
-    await nc.jetstream().publish(
-        event.subject(), envelope.to_bytes(), headers={"Nats-Msg-Id": str(envelope.id)}
-    )
-    cohort["last_published"] = envelope
+    cohort["last_published"] = await publish(nc, event, organisation_id=cohort["org"])
     return response_id
 
 
