@@ -20,9 +20,15 @@ from services.intake import reference
 from shared.events import IscoCode, LanguageSkill, Role
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+# The part before "@" in plain ASCII: mail servers that take other letters there (SMTPUTF8)
+# are rare, and an address the mail layer cannot send to would leave her without any mail.
 Email = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$"),
+    StringConstraints(
+        strip_whitespace=True,
+        max_length=254,
+        pattern=r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[^@\s]+\.[^@\s]+$",
+    ),
 ]
 
 
