@@ -20,10 +20,8 @@ Definitions (also in docs/feedback.md, "Reports"):
 
 from __future__ import annotations
 
-import gc
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -33,6 +31,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared.collector import collector_paused
 from shared.events import Outcome, SurveyKind
 
 ROLES = ("mentee", "mentor")
@@ -345,27 +344,9 @@ def _meetings(data: ReportData) -> dict[str, Any]:
     }
 
 
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """The cyclic garbage collector paused meanwhile, as matching's `propose` does.
-
-    The report makes no reference cycles (counters, dicts, frozen rows), so reference counting
-    frees all it drops; but with ten years of rows alive, every full collection triggered by
-    its allocations rescans them all: about half the CPU time (bench/README.md, "Feedback").
-    Nested use leaves the collector as the outermost caller found it.
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
 def build_report(data: ReportData, *, today: date) -> Report:
     """The figures of all the cycles in `data`, together (collector paused meanwhile)."""
-    with _collector_paused():
+    with collector_paused():
         return _build_report(data, today=today)
 
 
@@ -399,7 +380,7 @@ def _build_report(data: ReportData, *, today: date) -> Report:
 
 def build_report_by_year(data: ReportData, *, today: date) -> Report:
     """All the cycles together, with `years`: one report per year of the cycles' start."""
-    with _collector_paused():
+    with collector_paused():
         total = _build_report(data, today=today)
         per_year = {str(y): _build_report(part, today=today) for y, part in data.by_year().items()}
         return Report(**{**total.__dict__, "years": per_year})

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.intake import models as m
 from services.intake.mail import enqueue_mail
-from services.intake.reminders import HELSINKI, _cycle_name
+from services.intake.reminders import HELSINKI, cycle_name_for
 from shared.bus import PermanentError
 from shared.clock import FrozenClock
 from shared.envelope import Envelope
@@ -72,7 +72,7 @@ async def on_scheduled_event_changed(
         raise PermanentError(
             f"ScheduledEventChanged for a person intake does not know: {event.person_id}"
         )
-    cycle_name = await _cycle_name(session, org, event.person_id, event.cycle_id)
+    cycle_name = await cycle_name_for(session, org, event.person_id, event.cycle_id)
     await enqueue_mail(
         session,
         organisation_id=org,

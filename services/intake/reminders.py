@@ -49,7 +49,7 @@ def reminder_context(event: ReminderDue, cycle_name: str) -> dict[str, Any]:
     }
 
 
-async def _cycle_name(
+async def cycle_name_for(
     session: AsyncSession, organisation_id: UUID, person_id: UUID, cycle_id: UUID | None
 ) -> str | None:
     """The group meeting's cycle, or (a training) the cycle of her latest application."""
@@ -79,7 +79,7 @@ async def on_reminder_due(session: AsyncSession, event: ReminderDue, envelope: E
     )
     if known is None:
         raise PermanentError(f"ReminderDue for a person intake does not know: {event.person_id}")
-    cycle_name = await _cycle_name(session, org, event.person_id, event.cycle_id)
+    cycle_name = await cycle_name_for(session, org, event.person_id, event.cycle_id)
     # The mail is due when the reminder fired: the event's time, on scheduling's clock.
     clock = FrozenClock(envelope.time)
     await enqueue_mail(

@@ -54,7 +54,6 @@ any order gives the same proposal.
 
 from __future__ import annotations
 
-import gc
 import math
 import os
 import time
@@ -75,6 +74,7 @@ from scipy.sparse.csgraph import (  # type: ignore[import-untyped]
 )
 
 from services.matching import isco
+from shared.collector import collector_paused
 from shared.events import Cefr, MatchingProfile, Role
 
 PersonId: TypeAlias = UUID | int | str
@@ -1051,9 +1051,7 @@ def propose(
     The cyclic garbage collector is paused meanwhile (the objects made here hold no cycles;
     with a large cohort alive, its passes would otherwise cost more than the explanations).
     """
-    paused = gc.isenabled()
-    gc.disable()
-    try:
+    with collector_paused():
         return _propose(
             mentees,
             mentors,
@@ -1064,9 +1062,6 @@ def propose(
             workers=workers,
             stats=stats,
         )
-    finally:
-        if paused:
-            gc.enable()
 
 
 def _propose(
