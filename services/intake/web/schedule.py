@@ -664,41 +664,69 @@ def parse_training(form: Any) -> tuple[CreateTraining | None, dict[str, str], di
     errors: dict[str, str] = {}
     if not values["tr_title"]:
         errors["tr_title"] = "title_missing"
-    try:
-        day = date.fromisoformat(values["tr_day"])
-    except ValueError:
-        errors["tr_day"] = "invalid_date"
-    clock: dict[str, time] = {}
-    for key in ("tr_starts", "tr_ends"):
-        try:
-            clock[key] = time.fromisoformat(values[key])
-        except ValueError:
-            errors[key] = "invalid_time"
-    try:
-        capacity = int(values["tr_capacity"])
-        if not 1 <= capacity <= 10_000:
-            raise ValueError
-    except ValueError:
-        errors["tr_capacity"] = "invalid_capacity"
-    if values["tr_online_url"] and not values["tr_online_url"].startswith("https://"):
-        errors["tr_online_url"] = "https_only"
-    if errors:
+    when = _when_and_capacity(values, "tr", errors, capacity_required=True)
+    if when is None:
         return None, errors, values
+    starts_at, ends_at, capacity = when
     try:
         command = CreateTraining(
             title=values["tr_title"],
-            starts_at=datetime.combine(day, clock["tr_starts"], HELSINKI),
-            ends_at=datetime.combine(day, clock["tr_ends"], HELSINKI),
+            starts_at=starts_at,
+            ends_at=ends_at,
             place=values["tr_place"] or None,
             online_url=values["tr_online_url"] or None,
             capacity=capacity,
         )
     except ValidationError as invalid:
-        for problem in invalid.errors():
-            field = str(problem["loc"][0]) if problem["loc"] else "title"
-            errors[_TRAINING_FIELD_OF.get(field, "tr_title")] = "invalid"
+        _contract_errors(invalid, _TRAINING_FIELD_OF, "tr_title", errors)
         return None, errors, values
     return command, errors, values
+
+
+def _when_and_capacity(
+    values: dict[str, str], prefix: str, errors: dict[str, str], *, capacity_required: bool
+) -> tuple[datetime, datetime, int | None] | None:
+    """Start and end (Helsinki) and places from a training's or an event's form fields
+    `<prefix>_day`, `_starts`, `_ends`, `_capacity` (checked if required or given) and
+    `_online_url` (https only); error codes per field go into `errors`, and then None."""
+    day: date | None = None
+    try:
+        day = date.fromisoformat(values[f"{prefix}_day"])
+    except ValueError:
+        errors[f"{prefix}_day"] = "invalid_date"
+    clock: dict[str, time] = {}
+    for key in (f"{prefix}_starts", f"{prefix}_ends"):
+        try:
+            clock[key] = time.fromisoformat(values[key])
+        except ValueError:
+            errors[key] = "invalid_time"
+    capacity: int | None = None
+    if capacity_required or values[f"{prefix}_capacity"]:
+        try:
+            capacity = int(values[f"{prefix}_capacity"])
+            if not 1 <= capacity <= 10_000:
+                raise ValueError
+        except ValueError:
+            errors[f"{prefix}_capacity"] = "invalid_capacity"
+    url = values[f"{prefix}_online_url"]
+    if url and not url.startswith("https://"):
+        errors[f"{prefix}_online_url"] = "https_only"
+    if errors or day is None:
+        return None
+    return (
+        datetime.combine(day, clock[f"{prefix}_starts"], HELSINKI),
+        datetime.combine(day, clock[f"{prefix}_ends"], HELSINKI),
+        capacity,
+    )
+
+
+def _contract_errors(
+    invalid: ValidationError, field_of: dict[str, str], fallback: str, errors: dict[str, str]
+) -> None:
+    """The command contract's refusals, as "invalid" on the form field they concern."""
+    for problem in invalid.errors():
+        field = str(problem["loc"][0]) if problem["loc"] else ""
+        errors[field_of.get(field, fallback)] = "invalid"
 
 
 @router.post("/coordinator/cycles/{cycle_id}/schedule/trainings", response_class=HTMLResponse)
@@ -753,42 +781,22 @@ def parse_event_change(
     meeting's form has no title or capacity (they stay empty here and are not sent)."""
     values = {k: str(form.get(k) or "").strip() for k in (*EVENT_FIELDS, "ev_capacity")}
     errors: dict[str, str] = {}
-    try:
-        day = date.fromisoformat(values["ev_day"])
-    except ValueError:
-        errors["ev_day"] = "invalid_date"
-    clock: dict[str, time] = {}
-    for key in ("ev_starts", "ev_ends"):
-        try:
-            clock[key] = time.fromisoformat(values[key])
-        except ValueError:
-            errors[key] = "invalid_time"
-    capacity: int | None = None
-    if values["ev_capacity"]:
-        try:
-            capacity = int(values["ev_capacity"])
-            if not 1 <= capacity <= 10_000:
-                raise ValueError
-        except ValueError:
-            errors["ev_capacity"] = "invalid_capacity"
-    if values["ev_online_url"] and not values["ev_online_url"].startswith("https://"):
-        errors["ev_online_url"] = "https_only"
-    if errors:
+    when = _when_and_capacity(values, "ev", errors, capacity_required=False)
+    if when is None:
         return None, errors, values
+    starts_at, ends_at, capacity = when
     try:
         command = UpdateScheduledEvent(
             event_id=event_id,
-            starts_at=datetime.combine(day, clock["ev_starts"], HELSINKI),
-            ends_at=datetime.combine(day, clock["ev_ends"], HELSINKI),
+            starts_at=starts_at,
+            ends_at=ends_at,
             place=values["ev_place"] or None,
             online_url=values["ev_online_url"] or None,
             title=values["ev_title"] or None,
             capacity=capacity,
         )
     except ValidationError as invalid:
-        for problem in invalid.errors():
-            field = str(problem["loc"][0]) if problem["loc"] else "starts_at"
-            errors[_EVENT_FIELD_OF.get(field, "ev_day")] = "invalid"
+        _contract_errors(invalid, _EVENT_FIELD_OF, "ev_day", errors)
         return None, errors, values
     return command, errors, values
 
