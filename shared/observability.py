@@ -32,6 +32,11 @@ EVENTS_CONSUMED = Counter(
 DEAD_LETTERS = Counter(
     "womento_dead_letters_total", "Messages moved to the dead-letter stream", ["service"]
 )
+FORGED_EVENTS = Counter(
+    "womento_forged_events_total",
+    "Deliveries refused because the envelope's source does not own the subject",
+    ["service", "subject"],
+)
 OUTBOX_PENDING = Gauge("womento_outbox_pending", "Outbox rows not yet published", ["service"])
 OUTBOX_OLDEST = Gauge(
     "womento_outbox_oldest_pending_seconds", "Age of the oldest unpublished outbox row", ["service"]
