@@ -106,6 +106,7 @@ class Bench:
 
     async def start_services(self, names: Sequence[str], database_url: str, label: str) -> None:
         env = {**SERVICE_ENV, "NATS_URL": self.nats.url, "DATABASE_URL": database_url}
+        env["WOMENTO_NATS_CREDENTIALS_DIR"] = str(self.nats.credentials_dir)
         log_dir = self.workdir / "logs" / label
         started = []
         for name in names:
@@ -145,7 +146,7 @@ class Bench:
         self.results.add(scenario, "CPU busy, share of one core", ", ".join(busy))
 
     async def empty_streams(self) -> None:
-        nc = await nats.connect(self.nats.url)
+        nc = await nats.connect(self.nats.url, **self.nats.connect_options())
         try:
             js = nc.jetstream()
             for info in await js.streams_info():
@@ -171,7 +172,7 @@ class Bench:
         try:
             envelopes = [_application_received() for _ in range(n)]
             rows = [(e.id, e.nats_subject, e.type, e.to_bytes(), e.time) for e in envelopes]
-            nc = await nats.connect(self.nats.url)
+            nc = await nats.connect(self.nats.url, **self.nats.connect_options())
             conn = await asyncpg.connect(dsn)
             try:
                 js = nc.jetstream()
@@ -214,7 +215,7 @@ class Bench:
         await self.start_services(["matching"], url, "consumer")
         try:
             envelopes = [_application_received() for _ in range(n)]
-            nc = await nats.connect(self.nats.url)
+            nc = await nats.connect(self.nats.url, **self.nats.connect_options())
             conn = await asyncpg.connect(dsn)
             try:
                 js = nc.jetstream()

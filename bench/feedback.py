@@ -350,6 +350,7 @@ class Db:
         env = {
             **SERVICE_ENV,
             "NATS_URL": self.bench.nats.url,
+            "WOMENTO_NATS_CREDENTIALS_DIR": str(self.bench.nats.credentials_dir),
             "DATABASE_URL": url,
             "WOMENTO_SERVICE": "feedback",
             "WOMENTO_CLOCK_FILE": str(self.clock_file),
@@ -371,7 +372,7 @@ class Db:
         clock = FileClock(self.clock_file)
         for scenario in ("surveys", "outcomes"):
             dsn = await self.fresh_feedback(f"bench_{scenario}")
-            nc = await nats.connect(self.bench.nats.url)
+            nc = await nats.connect(self.bench.nats.url, **self.bench.nats.connect_options())
             conn = await asyncpg.connect(dsn)
             try:
                 if scenario == "surveys":

@@ -2,30 +2,36 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+import ssl
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from faststream.middlewares import AckPolicy
 from faststream.nats import JStream, NatsBroker, PullSub
 from faststream.nats.annotations import NatsMessage
+from faststream.nats.security import NatsNKey, NatsSecurity
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy as JsAckPolicy
 from nats.js.api import ConsumerConfig, DeliverPolicy, StorageType, StreamConfig
-from nats.js.errors import BadRequestError
+from nats.js.errors import BadRequestError, NotFoundError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from shared import natsauth
 from shared.envelope import BadEnvelope, Envelope
-from shared.events import SERVICES, Event
+from shared.events import EVENT_TYPES, Event
 from shared.faults import crashpoint
 from shared.inbox import Inbox
-from shared.observability import DEAD_LETTERS, EVENTS_CONSUMED, correlation
+from shared.observability import DEAD_LETTERS, EVENTS_CONSUMED, FORGED_EVENTS, correlation
 from shared.settings import Settings
 from shared.subjects import (
     DLQ_STREAM,
     DLQ_SUBJECTS,
+    PARTNER_STREAM,
+    PARTNER_SUBJECTS,
     dead_letter_subject,
     durable_name,
     stream_name,
@@ -50,11 +56,33 @@ class Subscription:
     handler: Handler
 
 
+def connect_options(settings: Settings, identity: str | None = None) -> dict[str, Any]:
+    """Credentials and TLS for a NATS connection as `identity` (default: the service itself).
+
+    Each identity has its own nkey seed and its own reply-subject prefix, which its
+    permissions alone may subscribe to (`shared.natsauth`).
+    """
+    identity = identity or settings.service
+    options: dict[str, Any] = natsauth.client_options(settings.nats_credentials_dir, identity)
+    if settings.nats_tls_ca_file is not None or settings.nats_url.startswith("tls://"):
+        options["tls"] = ssl.create_default_context(
+            cafile=str(settings.nats_tls_ca_file) if settings.nats_tls_ca_file else None
+        )
+    return options
+
+
 def make_broker(settings: Settings) -> NatsBroker:
     """A broker that reconnects forever; nothing connects until `connect()`/`start()`.
 
     FastStream's per-message log lines are left to DEBUG: the consumer logs its own.
     """
+    options = connect_options(settings)
+    tls, seed = options.get("tls"), options.get("nkeys_seed")
+    security: NatsSecurity | None = None
+    if seed is not None:
+        security = NatsNKey.from_file(seed, ssl_context=tls)
+    elif tls is not None:
+        security = NatsSecurity(ssl_context=tls)
     broker_log = logging.getLogger(f"womento.{settings.service}.broker")
     broker_log.setLevel(max(logging.WARNING, logging.getLogger().level))
     return NatsBroker(
@@ -65,31 +93,79 @@ def make_broker(settings: Settings) -> NatsBroker:
         connect_timeout=5,
         graceful_timeout=settings.ack_wait_seconds,
         logger=broker_log,
+        inbox_prefix=options["inbox_prefix"],
+        security=security,
     )
 
 
-async def ensure_streams(js: JetStreamContext, settings: Settings) -> None:
-    """Create or update one stream per producing service and the dead-letter stream."""
-    wanted = [(stream_name(s), list(stream_subjects(s))) for s in SERVICES]
-    wanted.append((DLQ_STREAM, list(DLQ_SUBJECTS)))
-    for name, subjects in wanted:
-        config = StreamConfig(
-            name=name,
-            subjects=subjects,
-            storage=StorageType.FILE,
-            num_replicas=settings.stream_replicas,
-            duplicate_window=settings.duplicate_window_seconds,
-        )
+def stream_config(name: str, subjects: list[str], settings: Settings) -> StreamConfig:
+    return StreamConfig(
+        name=name,
+        subjects=subjects,
+        storage=StorageType.FILE,
+        num_replicas=settings.stream_replicas,
+        duplicate_window=settings.duplicate_window_seconds,
+    )
+
+
+async def ensure_streams(
+    js: JetStreamContext, settings: Settings, consumes: Iterable[str] = ()
+) -> None:
+    """Create or update the service's own stream; create, if missing, the dead-letter stream
+    and the streams it consumes from (whose producers update them). Least privilege: a
+    service may change no stream but its own."""
+    own = settings.service
+    await _create_or_update(
+        js, stream_config(stream_name(own), list(stream_subjects(own)), settings)
+    )
+    if own == "intake":
+        await _create_or_update(js, stream_config(PARTNER_STREAM, [PARTNER_SUBJECTS], settings))
+    others = [(DLQ_STREAM, list(DLQ_SUBJECTS))]
+    others += [(stream_name(p), list(stream_subjects(p))) for p in dict.fromkeys(consumes)]
+    for name, subjects in others:
+        if name == stream_name(own):
+            continue
         try:
-            await js.add_stream(config)
-        except BadRequestError:
-            await js.update_stream(config)
+            await js.stream_info(name)
+        except NotFoundError:
+            with contextlib.suppress(BadRequestError):  # created meanwhile by its producer
+                await js.add_stream(stream_config(name, subjects, settings))
+
+
+async def _create_or_update(js: JetStreamContext, config: StreamConfig) -> None:
+    try:
+        await js.add_stream(config)
+    except BadRequestError:
+        await js.update_stream(config)
 
 
 def retry_delay(deliveries: int, base: float) -> float:
     """Exponential backoff for the n-th failed delivery (1-based), capped at a minute."""
     exponent = min(max(deliveries - 1, 0), 16)
     return float(min(base * 2**exponent, MAX_RETRY_DELAY))
+
+
+def forgery(event: type[Event], envelope: Envelope, subject: str) -> str | None:
+    """Why a delivery for `event`'s consumer, arriving on `subject`, is forged; None if not.
+
+    Only `event`'s producer publishes on its subject, and its envelopes carry its own source
+    (`/womento/<producer>`: `Envelope.wrap`, and its outbox refuses any other) and its own
+    events' types. Another source, another subject or another producer's type means someone
+    else published it, whatever the bus allowed. Non-printable characters of the claimed
+    source are replaced in the reason, which goes into a header.
+    """
+    owner = f"/womento/{event.producer}"
+    if envelope.source != owner:
+        claimed = "".join(c if c.isprintable() else "?" for c in envelope.source[:200])
+        return f"forged: source {claimed} does not own {subject}"
+    if subject != event.subject():
+        return f"forged: {event.type_name()} arrived on {subject}, not {event.subject()}"
+    claimed_type = EVENT_TYPES.get(envelope.type)
+    if claimed_type is not None and claimed_type.producer != event.producer:
+        return (
+            f"forged: {claimed_type.type_name()} is not an event of {owner}, which owns {subject}"
+        )
+    return None
 
 
 class EventConsumer:
@@ -125,6 +201,7 @@ class EventConsumer:
             stream=JStream(name=stream_name(self.event.producer), declare=False),
             durable=self.durable,
             pull_sub=PullSub(batch_size=16, timeout=1.0),
+            inbox_prefix=f"{natsauth.inbox_prefix(self.service)}.".encode(),
             config=ConsumerConfig(
                 durable_name=self.durable,
                 filter_subject=subject,
@@ -142,6 +219,24 @@ class EventConsumer:
         deliveries = msg.metadata.num_delivered
         try:
             envelope = Envelope.from_bytes(msg.data)
+        except BadEnvelope as exc:
+            await self._dead_letter(msg, f"malformed event: {exc}", "unknown")
+            return
+        if (forged := forgery(self.event, envelope, msg.subject)) is not None:
+            # Never applied, whatever it holds; ids only in the log, never the payload.
+            FORGED_EVENTS.labels(self.service, msg.subject).inc()
+            log.error(
+                "forged event refused",
+                extra={
+                    "event_id": str(envelope.id),
+                    "subject": msg.subject,
+                    "claimed_source": envelope.source[:200],
+                    "claimed_type": envelope.type[:200],
+                },
+            )
+            await self._dead_letter(msg, forged, "unknown")
+            return
+        try:
             event = envelope.open()
             if not isinstance(event, self.event):
                 raise ValueError(f"expected {self.event.type_name()}, got {envelope.type}")

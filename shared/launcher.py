@@ -24,6 +24,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from shared import natsauth
 from shared.events import SERVICES
 from shared.settings import DEFAULT_PORTS
 
@@ -129,16 +130,24 @@ def find_nats_server() -> str:
 
 
 class NatsServer:
-    """A JetStream-enabled nats-server keeping its streams in `data_dir`."""
+    """A JetStream-enabled nats-server keeping its streams in `data_dir`.
+
+    It always requires credentials: the identities' seeds are made once in
+    `data_dir/credentials` (kept across restarts) and the accounts, users and permissions of
+    `shared.natsauth` written to `data_dir/accounts.conf`, which the server loads.
+    """
 
     def __init__(self, data_dir: Path, port: int | None = None) -> None:
         self.data_dir = data_dir
         self.port = port or free_port()
         self.monitor_port = free_port()
+        self.config_path = data_dir / "accounts.conf"
         self.proc = ManagedProcess(
             "nats",
             [
                 find_nats_server(),
+                "-c",
+                str(self.config_path),
                 "-a",
                 "127.0.0.1",
                 "-p",
@@ -158,8 +167,18 @@ class NatsServer:
     def url(self) -> str:
         return f"nats://127.0.0.1:{self.port}"
 
+    @property
+    def credentials_dir(self) -> Path:
+        return self.data_dir / "credentials"
+
+    def connect_options(self, identity: str = natsauth.ADMIN) -> dict[str, str]:
+        """`nats.connect(server.url, **server.connect_options())`: as that identity."""
+        return natsauth.client_options(self.credentials_dir, identity)
+
     def start(self, timeout: float = 20.0) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        credentials = natsauth.ensure_credentials(self.credentials_dir)
+        natsauth.write_server_config(self.config_path, credentials, natsauth.service_definitions())
         self.proc.start()
         health = f"http://127.0.0.1:{self.monitor_port}/healthz?js-enabled-only=true"
         wait_until(lambda: self.proc.running and _http_ok(health), timeout, "NATS")
@@ -371,23 +390,25 @@ class ServiceProcess:
 
 
 @contextlib.contextmanager
-def _servers(state: Path) -> Iterator[tuple[str, str]]:
-    """NATS and PostgreSQL URLs: the ones given in the environment, or embedded ones."""
+def _servers(state: Path) -> Iterator[tuple[str, str, str]]:
+    """NATS and PostgreSQL URLs and the NATS credentials' directory: the ones given in the
+    environment, or embedded ones."""
     started: list[NatsServer | PostgresServer] = []
     try:
         nats_url = os.environ.get("NATS_URL")
+        credentials = os.environ.get("WOMENTO_NATS_CREDENTIALS_DIR", "")
         if not nats_url:
             nats = NatsServer(state / "nats")
             nats.start()
             started.append(nats)
-            nats_url = nats.url
+            nats_url, credentials = nats.url, str(nats.credentials_dir)
         database_url = os.environ.get("DATABASE_URL")
         if not database_url:
             pg = PostgresServer(state / "postgres")
             pg.start()
             started.append(pg)
             database_url = pg.url()
-        yield nats_url, database_url
+        yield nats_url, database_url, credentials
     finally:
         for server in reversed(started):
             server.stop()
@@ -404,8 +425,10 @@ def main() -> int:
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
     print(f"Womento: starting (state in {state}) ...", flush=True)
-    with _servers(state) as (nats_url, database_url):
+    with _servers(state) as (nats_url, database_url, credentials):
         env = {"NATS_URL": nats_url, "DATABASE_URL": database_url}
+        if credentials:
+            env["WOMENTO_NATS_CREDENTIALS_DIR"] = credentials
         env.setdefault("WOMENTO_ENV", os.environ.get("WOMENTO_ENV", "development"))
         services = [
             ServiceProcess(
@@ -462,7 +485,8 @@ def main() -> int:
                 f"  mailbox:     {intake.base_url}/dev/mailbox   (e-mail sent in development)\n"
                 f"  services:    "
                 + ", ".join(f"{s.name} {s.base_url}" for s in services)
-                + f"\n  NATS:        {nats_url}\n  PostgreSQL:  {database_url}\n"
+                + f"\n  NATS:        {nats_url}   (credentials: {credentials or 'none'})"
+                f"\n  PostgreSQL:  {database_url}\n"
                 f"  logs:        {state / 'logs'}\nPress Ctrl-C to stop.",
                 flush=True,
             )

@@ -29,7 +29,7 @@ from shared.db import asyncpg_dsn
 from shared.envelope import Envelope
 from shared.faults import crashpoint
 from shared.observability import EVENTS_PUBLISHED, OUTBOX_OLDEST, OUTBOX_PENDING
-from shared.subjects import stream_name
+from shared.subjects import publishing_stream
 
 log = logging.getLogger(__name__)
 
@@ -136,7 +136,7 @@ class OutboxRelay:
                         row.subject,
                         row.payload,
                         timeout=self.publish_timeout,
-                        stream=stream_name(self.outbox.service),
+                        stream=publishing_stream(self.outbox.service, row.subject),
                         headers={"Nats-Msg-Id": str(row.id)},
                     )
                 except Exception as exc:

@@ -36,6 +36,7 @@ from shared.bus import EventConsumer, Subscription, ensure_streams, make_broker
 from shared.clock import Clock, FileClock, SystemClock
 from shared.commands import CommandResponder, CommandRoute
 from shared.db import make_engine, make_sessionmaker, migrate, migrations_current
+from shared.events import Event
 from shared.inbox import Inbox
 from shared.observability import HTTP_DURATION, HTTP_REQUESTS, configure_logging, correlation
 from shared.outbox import Outbox, OutboxRelay
@@ -61,6 +62,14 @@ class ServiceDefinition:
     """Extra FastAPI exception handlers (e.g. HTML error pages for a web front)."""
     workers: Sequence[Callable[[Runtime], Coroutine[Any, Any, None]]] = ()
     """Background loops started with the service and cancelled at shutdown (e.g. mail)."""
+
+    @property
+    def consumed_events(self) -> list[type[Event]]:
+        return [subscription.event for subscription in self.subscriptions]
+
+    @property
+    def command_subjects(self) -> list[str]:
+        return [route.command.subject() for route in self.commands]
 
 
 @dataclass
@@ -162,7 +171,7 @@ async def _lifespan(rt: Runtime) -> AsyncIterator[None]:
     await migrate(d.migrations_dir, s.database_url, d.name)
     rt.nats = await rt.broker.connect()
     rt.jetstream = rt.nats.jetstream()
-    await ensure_streams(rt.jetstream, s)
+    await ensure_streams(rt.jetstream, s, consumes=[e.producer for e in d.consumed_events])
     rt.relay = OutboxRelay(
         outbox=rt.outbox,
         sessionmaker=rt.sessionmaker,

@@ -36,6 +36,13 @@ class Settings(BaseSettings):
     nats_url: str = Field(default=DEV_NATS_URL, validation_alias="NATS_URL")
     database_url: str = Field(default=DEV_DATABASE_URL, validation_alias="DATABASE_URL")
     secret_key: str = DEV_SECRET_KEY
+    nats_credentials_dir: Path | None = None
+    """Directory of nkey seeds (`<identity>.nk`, see `shared.natsauth`): the service connects
+    as its own NATS user from `<service>.nk`. Unset: no credentials (refused by a server
+    that requires them, as every server this project starts does)."""
+    nats_tls_ca_file: Path | None = None
+    """CA bundle that signed the NATS servers' certificates; set, the connection uses TLS
+    and verifies the server (a `tls://` NATS_URL also turns TLS on)."""
     http_host: str = "127.0.0.1"
     http_port: int | None = None
     log_level: str = "INFO"
@@ -94,6 +101,10 @@ class Settings(BaseSettings):
             problems.append("DATABASE_URL must be set explicitly")
         if self.nats_url == DEV_NATS_URL:
             problems.append("NATS_URL must be set explicitly")
+        if self.nats_credentials_dir is None:
+            problems.append("WOMENTO_NATS_CREDENTIALS_DIR must be set (the service's nkey seed)")
+        if self.nats_tls_ca_file is None and not self.nats_url.startswith("tls://"):
+            problems.append("NATS must be reached over TLS (tls:// or WOMENTO_NATS_TLS_CA_FILE)")
         if self.crashpoints:
             problems.append("WOMENTO_CRASHPOINTS must be empty")
         if self.clock_file is not None:

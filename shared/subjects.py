@@ -5,6 +5,8 @@
 - Dead letters: `womento.dlq.<consuming service>.<durable>` in the stream `WOMENTO_DLQ`.
 - Commands: `womento.cmd.<owning service>.<command>`, core NATS request/reply (not stored).
 - Durable pull consumers: one per (consuming service, event): `<service>__<event>`.
+- Partner feed: `womento.partner.<organisation>.<partner>.<event>`, published by intake
+  into `WOMENTO_PARTNER` and imported by the partners' account (`shared/natsauth.py`).
 """
 
 from __future__ import annotations
@@ -13,6 +15,9 @@ from shared.events import SERVICES, Event
 
 DLQ_STREAM = "WOMENTO_DLQ"
 DLQ_SUBJECTS = ("womento.dlq.>",)
+PARTNER_STREAM = "WOMENTO_PARTNER"
+PARTNER_SUBJECTS = "womento.partner.>"
+PARTNER_PREFIX = "womento.partner."
 
 
 def stream_name(service: str) -> str:
@@ -33,6 +38,16 @@ def durable_name(consumer_service: str, event: type[Event]) -> str:
 def dead_letter_subject(consumer_service: str, durable: str) -> str:
     _check_service(consumer_service)
     return f"womento.dlq.{consumer_service}.{durable}"
+
+
+def partner_subject(organisation_id: object, partner_id: object, event: str) -> str:
+    """Where one partner's copy of a partner event goes."""
+    return f"{PARTNER_PREFIX}{organisation_id}.{partner_id}.{event}"
+
+
+def publishing_stream(service: str, subject: str) -> str:
+    """The stream that stores what `service` publishes on `subject`."""
+    return PARTNER_STREAM if subject.startswith(PARTNER_PREFIX) else stream_name(service)
 
 
 def command_subject(service: str, command: str) -> str:

@@ -24,11 +24,17 @@ import asyncpg
 import nats
 import pytest
 
+from shared import natsauth
 from shared.db import asyncpg_dsn
 from shared.events import SERVICES
 from shared.launcher import NatsServer, PostgresServer, ServiceProcess
 
 EXTERNAL_NATS = os.environ.get("NATS_URL")
+EXTERNAL_NATS_CREDENTIALS = (
+    Path(os.environ["WOMENTO_NATS_CREDENTIALS_DIR"])
+    if os.environ.get("WOMENTO_NATS_CREDENTIALS_DIR")
+    else None
+)
 EXTERNAL_DATABASE = os.environ.get("DATABASE_URL")
 BACKEND = os.environ.get("WOMENTO_TEST_BACKEND", "embedded")
 
@@ -89,10 +95,15 @@ def database_url(postgres_admin_url: str) -> Iterator[str]:
 
 
 class NatsHandle:
-    """The test's NATS: its URL, and (when the suite started it) the power to kill it."""
+    """The test's NATS: its URL, its credentials, and (when the suite started it) the power
+    to kill it. `connect_options(identity)` connects as one of `shared.natsauth`'s
+    identities (default: `admin`, which may do anything in the services' account)."""
 
-    def __init__(self, url: str, server: NatsServer | None) -> None:
-        self.url, self.server = url, server
+    def __init__(self, url: str, server: NatsServer | None, credentials_dir: Path | None) -> None:
+        self.url, self.server, self.credentials_dir = url, server, credentials_dir
+
+    def connect_options(self, identity: str = natsauth.ADMIN) -> dict[str, str]:
+        return natsauth.client_options(self.credentials_dir, identity)
 
     def restart(self, *, hard: bool) -> None:
         if self.server is None:
@@ -104,9 +115,9 @@ class NatsHandle:
         self.server.start()
 
 
-async def _delete_womento_streams(url: str) -> None:
+async def _delete_womento_streams(url: str, options: dict[str, str]) -> None:
     """Empty slate on a shared server: only this project's streams are deleted."""
-    nc = await nats.connect(url)
+    nc = await nats.connect(url, **options)
     try:
         js = nc.jetstream()
         for info in await js.streams_info():
@@ -121,28 +132,33 @@ def nats_server(workdir: Path, request: pytest.FixtureRequest) -> Iterator[NatsH
     if EXTERNAL_NATS:
         if request.node.get_closest_marker("kills"):
             pytest.skip("kills NATS: needs a NATS started by the suite")
-        asyncio.run(_delete_womento_streams(EXTERNAL_NATS))
-        yield NatsHandle(EXTERNAL_NATS, None)
+        handle = NatsHandle(EXTERNAL_NATS, None, EXTERNAL_NATS_CREDENTIALS)
+        asyncio.run(_delete_womento_streams(EXTERNAL_NATS, handle.connect_options()))
+        yield handle
         return
     if BACKEND == "containers":
         from testcontainers.community.nats import NatsContainer
 
         with NatsContainer("nats:2.10", jetstream=True) as container:
-            yield NatsHandle(container.nats_uri(), None)
+            yield NatsHandle(container.nats_uri(), None, None)
         return
     server = NatsServer(workdir / f"nats-{uuid.uuid4().hex[:8]}")
     server.start()
-    yield NatsHandle(server.url, server)
+    yield NatsHandle(server.url, server, server.credentials_dir)
     server.kill()
 
 
 class Stack:
     """The services of one test, as real processes against the test's NATS and database."""
 
-    def __init__(self, nats_url: str, database_url: str, log_dir: Path) -> None:
-        self.env = {**TEST_ENV, "NATS_URL": nats_url, "DATABASE_URL": database_url}
+    def __init__(self, nats: NatsHandle, database_url: str, log_dir: Path) -> None:
+        self.env = {**TEST_ENV, "NATS_URL": nats.url, "DATABASE_URL": database_url}
+        if nats.credentials_dir is not None:
+            self.env["WOMENTO_NATS_CREDENTIALS_DIR"] = str(nats.credentials_dir)
         self.database_url = database_url
-        self.nats_url = nats_url
+        self.nats_url = nats.url
+        self.nats = nats
+        self.nats_admin = nats.connect_options()
         self.log_dir = log_dir
         self.services: dict[str, ServiceProcess] = {}
 
@@ -175,7 +191,7 @@ class Stack:
 @pytest.fixture
 def stack(nats_server: NatsHandle, database_url: str, tmp_path: Path) -> Iterator[Stack]:
     tmp_path.chmod(0o755)
-    s = Stack(nats_server.url, database_url, tmp_path / "logs")
+    s = Stack(nats_server, database_url, tmp_path / "logs")
     yield s
     s.stop_all()
 
@@ -189,7 +205,12 @@ async def db(database_url: str) -> AsyncIterator[asyncpg.Connection]:
 
 @pytest.fixture
 async def nc(nats_server: NatsHandle) -> AsyncIterator[Any]:
-    client = await nats.connect(nats_server.url, max_reconnect_attempts=-1, reconnect_time_wait=0.2)
+    client = await nats.connect(
+        nats_server.url,
+        max_reconnect_attempts=-1,
+        reconnect_time_wait=0.2,
+        **nats_server.connect_options(),
+    )
     yield client
     await client.close()
 

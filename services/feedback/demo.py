@@ -33,6 +33,8 @@ from services.feedback import interviews
 from services.feedback import models as m
 from services.feedback.app import DEFINITION
 from services.feedback.outcomes import Answers, derive_outcome
+from shared import natsauth
+from shared.bus import connect_options
 from shared.crypto import vault_for
 from shared.db import make_engine, make_sessionmaker, migrate
 from shared.events import (
@@ -423,7 +425,7 @@ async def main(settings: Settings) -> bool:
     await migrate(DEFINITION.migrations_dir, settings.database_url, DEFINITION.name)
     engine = make_engine(settings, pool_size=1)
     sessions = make_sessionmaker(engine)
-    nc = await nats.connect(settings.nats_url)
+    nc = await nats.connect(settings.nats_url, **connect_options(settings, natsauth.ADMIN))
     try:
         await wait_for_cycle(sessions, lambda: intake_events_applied(nc.jetstream()))
         async with sessions() as session, session.begin():

@@ -33,6 +33,8 @@ import sqlalchemy as sa
 from services.intake.portal import DEFAULT_VALIDITY, make_link
 from services.scheduling import domain, schedule
 from services.scheduling import models as m
+from shared import natsauth
+from shared.bus import connect_options
 from shared.clock import Clock, SystemClock
 from shared.commands import (
     CommandRejected,
@@ -260,7 +262,7 @@ async def create_events(nc: Any, clock: Clock, starts_on: date, ends_on: date) -
 async def main(settings: Settings, clock: Clock) -> str:
     engine = make_engine(settings, pool_size=1)
     sessions = make_sessionmaker(engine)
-    nc = await nats.connect(settings.nats_url)
+    nc = await nats.connect(settings.nats_url, **connect_options(settings, natsauth.ADMIN))
     try:
 
         async def pairs_known() -> int:

@@ -25,7 +25,7 @@ async def test_a_coordinator_overrides_an_outcome_and_records_an_interview(
 ) -> None:
     await asyncio.to_thread(stack.start, "intake", "feedback")
     conn = await asyncpg.connect(asyncpg_dsn(stack.database_url))
-    nc = await nats.connect(stack.nats_url)
+    nc = await nats.connect(stack.nats_url, **stack.nats_admin)
     try:
         cohort = await make_cohort(stack, conn, nc)
         amina = cohort["ids"]["Amina"]

@@ -26,7 +26,7 @@ pytestmark = pytest.mark.asyncio(loop_scope="session")
 async def test_coordinator_reads_the_report_and_downloads_the_spreadsheet(
     page: Page, stack, tmp_path
 ) -> None:
-    nc = await nats.connect(stack.nats_url)
+    nc = await nats.connect(stack.nats_url, **stack.nats_admin)
     conn = await asyncpg.connect(asyncpg_dsn(stack.database_url))
     try:
         sim = Sim(stack, nc, conn, clock_file_at(tmp_path, START))

@@ -24,7 +24,7 @@ pytestmark = pytest.mark.asyncio(loop_scope="session")
 async def test_a_training_created_and_answered(page: Page, stack) -> None:
     await asyncio.to_thread(stack.start)
     conn = await asyncpg.connect(asyncpg_dsn(stack.database_url))
-    nc = await nats.connect(stack.nats_url)
+    nc = await nats.connect(stack.nats_url, **stack.nats_admin)
     try:
         pair = await form_pair(stack, conn, nc, start=False)
         base = pair["base"]

@@ -21,6 +21,7 @@ import pypdf
 import pytest
 
 from services.feedback.demo import DEMO_ORGANISATION, DEMO_PAST_CYCLE
+from shared import natsauth
 from shared.clock import SystemClock
 from shared.commands import GetReport, GetSchedule, ScheduleSummary, send
 from shared.db import asyncpg_dsn
@@ -67,12 +68,15 @@ def test_launcher_starts_everything_seeds_and_stops_cleanly(tmp_path: Path) -> N
             assert httpx.get(f"{url}/readyz", timeout=5).status_code == 200
         assert "demo data created" in output
         assert "past cycle's history added in feedback" in output
-        _check_past_cycle_report(re.search(r"NATS:\s+(nats://\S+)", output).group(1))
+        nats_url = re.search(r"NATS:\s+(nats://\S+)", output).group(1)
+        credentials = Path(re.search(r"NATS:.*\(credentials: (\S+)\)", output).group(1))
+        nats_options = natsauth.client_options(credentials, natsauth.ADMIN)
+        _check_past_cycle_report(nats_url, nats_options)
         _check_past_cycle_report_screen(urls["intake"])
         _check_no_mail_about_the_past_cycle(
             re.search(r"PostgreSQL:\s+(postgresql\+asyncpg://\S+)", output).group(1)
         )
-        _check_running_cycle_schedule(re.search(r"NATS:\s+(nats://\S+)", output).group(1))
+        _check_running_cycle_schedule(nats_url, nats_options)
         assert "running cycle's schedule added in scheduling" in output
         portal = re.search(r"participant portal \(a mentee's personal link\): (\S+)", output)
         assert portal, output
@@ -132,13 +136,13 @@ def _check_no_mail_about_the_past_cycle(database_url: str) -> None:
     assert (found["past_queued"], found["past_delivered"]) == (0, 0), dict(found)
 
 
-def _check_running_cycle_schedule(nats_url: str) -> None:
+def _check_running_cycle_schedule(nats_url: str, nats_options: dict[str, str]) -> None:
     """The running demo cycle has pairs in scheduling, some of them at risk and some with
     missed months (the clock worker flags them within a few ticks of the import)."""
     from services.intake.seed import DEMO_RUNNING_CYCLE
 
     async def ask(command: object) -> dict:
-        nc = await nats.connect(nats_url)
+        nc = await nats.connect(nats_url, **nats_options)
         try:
             return await send(
                 nc,
@@ -172,11 +176,11 @@ def _check_running_cycle_schedule(nats_url: str) -> None:
     assert schedule["trainings"] and schedule["trainings"][0]["invited"]
 
 
-def _check_past_cycle_report(nats_url: str) -> None:
+def _check_past_cycle_report(nats_url: str, nats_options: dict[str, str]) -> None:
     """The demo's completed past cycle has a report: its outcomes in Womento's thirds."""
 
     async def report() -> dict:
-        nc = await nats.connect(nats_url)
+        nc = await nats.connect(nats_url, **nats_options)
         try:
             reply = await send(
                 nc,

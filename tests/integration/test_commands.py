@@ -57,7 +57,12 @@ async def record(
 @pytest.fixture
 async def responder(database_url, nats_server):
     applied.clear()
-    settings = Settings(service="matching", DATABASE_URL=database_url, NATS_URL=nats_server.url)
+    settings = Settings(
+        service="matching",
+        DATABASE_URL=database_url,
+        NATS_URL=nats_server.url,
+        nats_credentials_dir=nats_server.credentials_dir,
+    )
     await migrate(DEFINITION.migrations_dir, database_url, "matching")
     engine = make_engine(settings)
     broker = make_broker(settings)
@@ -69,7 +74,7 @@ async def responder(database_url, nats_server):
         context=SimpleNamespace(clock=SystemClock(), outbox=None),
     ).register(broker)
     await broker.start()
-    client = await nats.connect(nats_server.url)
+    client = await nats.connect(nats_server.url, **nats_server.connect_options())
     yield client, make_sessionmaker(engine)
     await client.close()
     await broker.stop()
@@ -132,7 +137,7 @@ async def test_invalid_command_data_is_refused_with_the_field(responder) -> None
 
 
 async def test_no_service_answering_is_a_clear_error_not_a_hang(nats_server) -> None:
-    client = await nats.connect(nats_server.url)
+    client = await nats.connect(nats_server.url, **nats_server.connect_options())
     with pytest.raises(ServiceUnavailable, match="matching service is not answering"):
         await send(
             client,

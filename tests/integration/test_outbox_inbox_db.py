@@ -27,7 +27,7 @@ async def parts(database_url, nats_server):
     settings = Settings(service="intake", DATABASE_URL=database_url, NATS_URL=nats_server.url)
     await migrate(DEFINITION.migrations_dir, database_url, "intake")
     engine = make_engine(settings)
-    client = await nats.connect(nats_server.url)
+    client = await nats.connect(nats_server.url, **nats_server.connect_options())
     js = client.jetstream()
     await ensure_streams(js, settings)
     clock = FrozenClock(datetime(2027, 1, 15, 9, tzinfo=UTC))
@@ -127,7 +127,7 @@ async def test_publish_failure_keeps_the_row_and_counts_the_attempt(parts, nats_
     sessions, outbox, make_relay, _, _ = parts
     async with sessions() as session, session.begin():
         await outbox.add(session, application_received(uuid4(), uuid4()))
-    client = await nats.connect(nats_server.url)
+    client = await nats.connect(nats_server.url, **nats_server.connect_options())
     js = client.jetstream()
     await js.delete_stream("WOMENTO_INTAKE")  # nowhere to publish to
     relay = make_relay()

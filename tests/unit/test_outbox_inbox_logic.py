@@ -18,11 +18,19 @@ from uuid import UUID, uuid4
 
 import pytest
 import sqlalchemy as sa
+from prometheus_client import REGISTRY
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.sql.dml import Insert
 
 from shared import faults
-from shared.bus import MAX_RETRY_DELAY, EventConsumer, PermanentError, Subscription, retry_delay
+from shared.bus import (
+    MAX_RETRY_DELAY,
+    EventConsumer,
+    PermanentError,
+    Subscription,
+    forgery,
+    retry_delay,
+)
 from shared.clock import FrozenClock
 from shared.db import add_messaging_tables
 from shared.envelope import Envelope
@@ -274,7 +282,9 @@ async def test_inbox_claim_twice_is_false(
 
 
 class FakeMsg:
-    def __init__(self, data: bytes, deliveries: int = 1, subject: str = "womento.x.y") -> None:
+    def __init__(
+        self, data: bytes, deliveries: int = 1, subject: str = "womento.intake.application_received"
+    ) -> None:
         self.data = data
         self.subject = subject
         self.metadata = SimpleNamespace(
@@ -439,6 +449,80 @@ async def test_consumer_dead_letters_an_event_of_the_wrong_type(
     assert h.handled == []
     (dead,) = h.js.published
     assert "expected womento.intake.application_received.v1" in dead["headers"]["Womento-Reason"]
+
+
+SUBJECT = "womento.intake.application_received"
+
+
+def test_an_envelope_from_the_subjects_producer_is_not_forged(clock: FrozenClock) -> None:
+    env = Envelope.wrap(received(), organisation_id=ORG, clock=clock)
+    assert forgery(ApplicationReceived, env, SUBJECT) is None
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("/womento/matching", "forged: source /womento/matching does not own " + SUBJECT),
+        ("/womento/intake/", "forged: source /womento/intake/ does not own " + SUBJECT),
+        ("", "forged: source  does not own " + SUBJECT),
+        ("/womento/intake\r\nX-Evil: 1", "forged: source /womento/intake??X-Evil: 1 does not own"),
+    ],
+    ids=["another service", "trailing slash", "empty", "header injection"],
+)
+def test_another_source_is_forged(clock: FrozenClock, source: str, expected: str) -> None:
+    env = Envelope.wrap(received(), organisation_id=ORG, clock=clock)
+    reason = forgery(ApplicationReceived, env.model_copy(update={"source": source}), SUBJECT)
+    assert reason is not None and reason.startswith(expected)
+    assert reason.isprintable()
+
+
+def test_the_right_source_on_another_subject_is_forged(clock: FrozenClock) -> None:
+    env = Envelope.wrap(received(), organisation_id=ORG, clock=clock)
+    reason = forgery(ApplicationReceived, env, "womento.intake.cycle_closed")
+    assert reason == (
+        "forged: womento.intake.application_received.v1 arrived on womento.intake.cycle_closed,"
+        " not womento.intake.application_received"
+    )
+
+
+def test_another_producers_type_under_the_right_source_is_forged(clock: FrozenClock) -> None:
+    foreign = Envelope.wrap(formed(), organisation_id=ORG, clock=clock)
+    disguised = foreign.model_copy(update={"source": "/womento/intake"})
+    reason = forgery(ApplicationReceived, disguised, SUBJECT)
+    assert reason is not None
+    assert reason.startswith(f"forged: {foreign.type} is not an event of /womento/intake")
+
+
+def test_a_type_of_the_same_producer_is_left_to_the_type_check(clock: FrozenClock) -> None:
+    env = Envelope.wrap(CycleClosed(cycle_id=uuid4()), organisation_id=ORG, clock=clock)
+    assert forgery(ApplicationReceived, env, SUBJECT) is None
+
+
+def forged_count(subject: str) -> float:
+    value = REGISTRY.get_sample_value(
+        "womento_forged_events_total", {"service": "matching", "subject": subject}
+    )
+    return value or 0.0
+
+
+@pytest.mark.parametrize("subject", [SUBJECT, "womento.intake.cycle_closed"])
+async def test_consumer_dead_letters_a_forged_event_without_applying_it(
+    tables: tuple[sa.Table, sa.Table], clock: FrozenClock, subject: str
+) -> None:
+    h = make_harness(tables, clock)
+    env = Envelope.wrap(received(), organisation_id=ORG, clock=clock)
+    if subject == SUBJECT:
+        env = env.model_copy(update={"source": "/womento/matching"})
+    msg = FakeMsg(env.to_bytes(), subject=subject)
+    before = forged_count(subject)
+    await h.consumer.handle(msg)  # type: ignore[arg-type]
+    assert h.handled == []
+    assert h.db.inbox == set()
+    assert msg.acks == 1
+    (dead,) = h.js.published
+    assert dead["headers"]["Womento-Reason"].startswith("forged: ")
+    assert dead["payload"] == env.to_bytes()
+    assert forged_count(subject) == before + 1
 
 
 async def test_consumer_naks_when_dead_lettering_fails(

@@ -36,6 +36,8 @@ def set_production(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NATS_URL", PROD_NATS)
     monkeypatch.setenv("WOMENTO_MAIL_BACKEND", "smtp")
     monkeypatch.setenv("WOMENTO_PUBLIC_BASE_URL", "https://womento.example.org")
+    monkeypatch.setenv("WOMENTO_NATS_CREDENTIALS_DIR", "/run/secrets/nats")
+    monkeypatch.setenv("WOMENTO_NATS_TLS_CA_FILE", "/run/secrets/nats-ca/ca.crt")
 
 
 def test_defaults_are_development() -> None:
@@ -88,6 +90,32 @@ def test_production_with_defaults_is_refused(monkeypatch: pytest.MonkeyPatch) ->
     assert "DATABASE_URL" in message
     assert "NATS_URL" in message
     assert "WOMENTO_CRASHPOINTS" not in message
+    assert "WOMENTO_NATS_CREDENTIALS_DIR" in message
+    assert "TLS" in message
+
+
+@pytest.mark.parametrize(
+    ("variable", "named"),
+    [
+        ("WOMENTO_NATS_CREDENTIALS_DIR", "WOMENTO_NATS_CREDENTIALS_DIR"),
+        ("WOMENTO_NATS_TLS_CA_FILE", "TLS"),
+    ],
+)
+def test_production_refuses_nats_without_credentials_or_tls(
+    monkeypatch: pytest.MonkeyPatch, variable: str, named: str
+) -> None:
+    set_production(monkeypatch)
+    monkeypatch.delenv(variable)
+    with pytest.raises(ValidationError) as info:
+        Settings()
+    assert named in str(info.value)
+
+
+def test_production_accepts_a_tls_url_without_a_ca_file(monkeypatch: pytest.MonkeyPatch) -> None:
+    set_production(monkeypatch)
+    monkeypatch.delenv("WOMENTO_NATS_TLS_CA_FILE")
+    monkeypatch.setenv("NATS_URL", "tls://nats.womento.svc:4222")
+    assert Settings().nats_url.startswith("tls://")
 
 
 def test_production_with_everything_set_works(monkeypatch: pytest.MonkeyPatch) -> None:

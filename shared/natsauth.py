@@ -1,0 +1,327 @@
+"""Who may connect to NATS, and what each identity may publish, subscribe and consume.
+
+The server runs in configuration mode with four accounts (see `docs/partners.md`):
+
+- `WOMENTO`: the four services, one nkey user each, with permissions derived from the
+  service's own definition (the events it produces, the durable consumers it has, the
+  commands it answers); and `admin`, for operators' tools and the test suite.
+- `PARTNERS`: partner systems. None is in the server configuration: intake's auth callout
+  admits each connection against the credentials in its database and grants it only its
+  own feed (`womento.partner.<organisation>.<partner>.>`). `partner-gateway` (intake) keeps
+  the feed stream and delivers webhooks from it.
+- `AUTH`: `auth-callout`, the user with which intake answers the server's authorization
+  requests. The requests carry partners' secrets, so nothing else lives in this account.
+- `SYS`: the system account; `sys-kick` (intake) may only disconnect a client, which it
+  does to a revoked partner's live connection.
+
+`WOMENTO` exports the subjects `womento.partner.>` and nothing else; `PARTNERS` imports
+them into its own stream, so partners never reach the services' streams or subjects.
+
+Every identity has an nkey seed in one directory (`<name>.nk`, mode 0600); a deployment
+mounts into each service only the files that service needs (`deploy/README.md`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import nkeys
+
+from shared.events import SERVICES, Event
+from shared.subjects import (
+    DLQ_STREAM,
+    PARTNER_STREAM,
+    PARTNER_SUBJECTS,
+    durable_name,
+    partner_subject,
+    stream_name,
+)
+
+APP_ACCOUNT = "WOMENTO"
+PARTNER_ACCOUNT = "PARTNERS"
+AUTH_ACCOUNT = "AUTH"
+SYSTEM_ACCOUNT = "SYS"
+
+PARTNER_FEED_STREAM = "PARTNER_FEED"
+"""In `PARTNERS`: the same events, imported; partners' consumers live here."""
+
+ADMIN = "admin"
+PARTNER_GATEWAY = "partner-gateway"
+AUTH_CALLOUT = "auth-callout"
+SYS_KICK = "sys-kick"
+CALLOUT_ISSUER = "callout-issuer"
+"""An account key (not a user): signs the user claims the auth callout grants."""
+
+USERS: Mapping[str, str] = {
+    **{service: APP_ACCOUNT for service in SERVICES},
+    ADMIN: APP_ACCOUNT,
+    PARTNER_GATEWAY: PARTNER_ACCOUNT,
+    AUTH_CALLOUT: AUTH_ACCOUNT,
+    SYS_KICK: SYSTEM_ACCOUNT,
+}
+"""Every static identity and its account."""
+
+INTAKE_EXTRA_IDENTITIES = (PARTNER_GATEWAY, AUTH_CALLOUT, SYS_KICK, CALLOUT_ISSUER)
+"""Seeds intake needs besides its own: it hosts the partner gateway and the auth callout."""
+
+
+def inbox_prefix(identity: str) -> str:
+    """Each identity's private reply subjects: nobody can read another's replies."""
+    return "_INBOX_" + identity.replace("-", "_")
+
+
+def client_options(credentials_dir: Path | None, identity: str) -> dict[str, str]:
+    """`nats.connect(url, **client_options(...))` as `identity`: its seed and inbox prefix."""
+    options = {"inbox_prefix": inbox_prefix(identity)}
+    if credentials_dir is not None:
+        seed = credentials_dir / f"{identity}.nk"
+        if not seed.is_file():
+            raise FileNotFoundError(f"no NATS credential for {identity}: {seed} is missing")
+        options["nkeys_seed"] = str(seed)
+    return options
+
+
+# --- permissions -------------------------------------------------------------------------
+
+
+class ServiceShape(Protocol):
+    """What permissions are derived from: a `shared.service.ServiceDefinition`."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def consumed_events(self) -> Sequence[type[Event]]: ...
+
+    @property
+    def command_subjects(self) -> Sequence[str]: ...
+
+
+@dataclass(frozen=True)
+class Permissions:
+    publish: tuple[str, ...] = ()
+    subscribe: tuple[str, ...] = ()
+    allow_responses: bool = False
+
+    def as_config(self) -> dict[str, Any]:
+        """The server's `permissions` map; an empty list means nothing is allowed."""
+        config: dict[str, Any] = {
+            "publish": {"allow": list(self.publish) or ["_NOTHING_"]},
+            "subscribe": {"allow": list(self.subscribe) or ["_NOTHING_"]},
+        }
+        if self.allow_responses:
+            config["allow_responses"] = True
+        return config
+
+
+def consumer_api(stream: str, durable: str) -> list[str]:
+    """The JetStream API subjects that create, inspect, pull from and ack one durable."""
+    return [
+        f"$JS.API.CONSUMER.CREATE.{stream}.{durable}",
+        f"$JS.API.CONSUMER.CREATE.{stream}.{durable}.>",
+        f"$JS.API.CONSUMER.DURABLE.CREATE.{stream}.{durable}",
+        f"$JS.API.CONSUMER.INFO.{stream}.{durable}",
+        f"$JS.API.CONSUMER.MSG.NEXT.{stream}.{durable}",
+        f"$JS.ACK.{stream}.{durable}.>",
+    ]
+
+
+def stream_api(stream: str, *, owner: bool) -> list[str]:
+    """Inspect and create a stream; its owner may also change its configuration."""
+    subjects = [f"$JS.API.STREAM.INFO.{stream}", f"$JS.API.STREAM.CREATE.{stream}"]
+    if owner:
+        subjects.append(f"$JS.API.STREAM.UPDATE.{stream}")
+    return subjects
+
+
+def service_permissions(service: ServiceShape) -> Permissions:
+    """Least privilege for one service: its own events and dead letters, its own stream,
+    its own durable consumers (one per consumed event), its own commands; intake alone
+    sends commands and publishes the partner feed."""
+    name = service.name
+    publish = [f"womento.{name}.>", f"womento.dlq.{name}.>", "$JS.API.INFO"]
+    publish += stream_api(stream_name(name), owner=True)
+    publish += stream_api(DLQ_STREAM, owner=False)
+    consumed_streams: dict[str, None] = {}
+    for event in service.consumed_events:
+        stream = stream_name(event.producer)
+        consumed_streams.setdefault(stream)
+        publish += consumer_api(stream, durable_name(name, event))
+    for stream in consumed_streams:
+        if stream != stream_name(name):
+            publish += stream_api(stream, owner=False)
+    subscribe = [f"{inbox_prefix(name)}.>"]
+    subscribe += sorted({subject.rsplit(".", 1)[0] + ".>" for subject in service.command_subjects})
+    if name == "intake":
+        publish += ["womento.cmd.>", PARTNER_SUBJECTS]
+        publish += stream_api(PARTNER_STREAM, owner=True)
+    return Permissions(
+        publish=tuple(dict.fromkeys(publish)),
+        subscribe=tuple(subscribe),
+        allow_responses=bool(service.command_subjects),
+    )
+
+
+def gateway_permissions() -> Permissions:
+    """intake's user in `PARTNERS`: the feed stream and the webhook consumers on it."""
+    feed = PARTNER_FEED_STREAM
+    return Permissions(
+        publish=(
+            "$JS.API.INFO",
+            *stream_api(feed, owner=True),
+            f"$JS.API.CONSUMER.*.{feed}",
+            f"$JS.API.CONSUMER.*.{feed}.>",
+            f"$JS.API.CONSUMER.MSG.NEXT.{feed}.*",
+            f"$JS.ACK.{feed}.>",
+        ),
+        subscribe=(f"{inbox_prefix(PARTNER_GATEWAY)}.>",),
+    )
+
+
+def partner_permissions(*, organisation_id: str, partner_id: str, durable: str) -> Permissions:
+    """One partner's connection: its own durable consumer on its own feed subjects, pull
+    only, its own inbox. No stream listing, no direct get, no ephemeral or unfiltered
+    consumer (whose filter the server could not check against the subject), no publish."""
+    feed = PARTNER_FEED_STREAM
+    subjects = partner_subject_filter(organisation_id, partner_id)
+    return Permissions(
+        publish=(
+            f"$JS.API.CONSUMER.CREATE.{feed}.{durable}.{subjects}",
+            f"$JS.API.CONSUMER.INFO.{feed}.{durable}",
+            f"$JS.API.CONSUMER.DELETE.{feed}.{durable}",
+            f"$JS.API.CONSUMER.MSG.NEXT.{feed}.{durable}",
+            f"$JS.ACK.{feed}.{durable}.>",
+        ),
+        subscribe=(f"{partner_inbox_prefix(partner_id)}.>",),
+    )
+
+
+def partner_subject_filter(organisation_id: str, partner_id: str) -> str:
+    return partner_subject(organisation_id, partner_id, ">")
+
+
+def partner_inbox_prefix(partner_id: str) -> str:
+    return f"_INBOX_{partner_id.replace('-', '')}"
+
+
+def partner_durable(partner_id: str) -> str:
+    return f"partner_{partner_id.replace('-', '')}"
+
+
+# --- credentials and the server configuration ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Identity:
+    name: str
+    seed: bytes
+    public_key: str
+
+
+@dataclass
+class Credentials:
+    """The seeds of every static identity, kept in `directory` as `<name>.nk`."""
+
+    directory: Path
+    identities: dict[str, Identity] = field(default_factory=dict)
+
+    def seed_file(self, name: str) -> Path:
+        return self.directory / f"{name}.nk"
+
+    def public_key(self, name: str) -> str:
+        return self.identities[name].public_key
+
+
+def ensure_credentials(directory: Path) -> Credentials:
+    """Create every identity's seed once (kept across runs); read the existing ones."""
+    directory.mkdir(parents=True, exist_ok=True)
+    directory.chmod(0o700)
+    credentials = Credentials(directory)
+    wanted = {**{name: nkeys.PREFIX_BYTE_USER for name in USERS}}
+    wanted[CALLOUT_ISSUER] = nkeys.PREFIX_BYTE_ACCOUNT
+    for name, prefix in wanted.items():
+        path = credentials.seed_file(name)
+        if not path.exists():
+            seed = nkeys.encode_seed(os.urandom(32), prefix)
+            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(descriptor, "wb") as out:
+                out.write(seed)
+        seed = path.read_bytes().strip()
+        credentials.identities[name] = Identity(name, seed, read_public_key(seed))
+    return credentials
+
+
+def read_public_key(seed: bytes) -> str:
+    """The public key of an nkey seed; `ValueError` naming the problem if it is not one."""
+    try:
+        return str(nkeys.from_seed(bytearray(seed)).public_key.decode())
+    except Exception as exc:
+        raise ValueError(f"not an nkey seed: {type(exc).__name__}") from None
+
+
+def accounts_config(credentials: Credentials, services: Iterable[ServiceShape]) -> dict[str, Any]:
+    """The `accounts`, `system_account` and `authorization` blocks of the server config."""
+    by_name = {service.name: service for service in services}
+    missing = set(SERVICES) - set(by_name)
+    if missing:
+        raise ValueError(f"no definition for {', '.join(sorted(missing))}")
+
+    def user(name: str, permissions: Permissions | None) -> dict[str, Any]:
+        entry: dict[str, Any] = {"nkey": credentials.public_key(name)}
+        if permissions is not None:
+            entry["permissions"] = permissions.as_config()
+        return entry
+
+    app_users = [user(s, service_permissions(by_name[s])) for s in SERVICES]
+    app_users.append(user(ADMIN, None))
+    callout_only = Permissions(subscribe=("$SYS.REQ.USER.AUTH",), allow_responses=True)
+    kick_only = Permissions(
+        publish=("$SYS.REQ.SERVER.*.KICK",), subscribe=(f"{inbox_prefix(SYS_KICK)}.>",)
+    )
+    return {
+        "accounts": {
+            APP_ACCOUNT: {
+                "jetstream": "enabled",
+                "users": app_users,
+                "exports": [{"stream": PARTNER_SUBJECTS}],
+            },
+            PARTNER_ACCOUNT: {
+                "jetstream": "enabled",
+                "users": [user(PARTNER_GATEWAY, gateway_permissions())],
+                "imports": [{"stream": {"account": APP_ACCOUNT, "subject": PARTNER_SUBJECTS}}],
+            },
+            AUTH_ACCOUNT: {"users": [user(AUTH_CALLOUT, callout_only)]},
+            SYSTEM_ACCOUNT: {"users": [user(SYS_KICK, kick_only)]},
+        },
+        "system_account": SYSTEM_ACCOUNT,
+        "authorization": {
+            "auth_callout": {
+                "issuer": credentials.public_key(CALLOUT_ISSUER),
+                "account": AUTH_ACCOUNT,
+                "auth_users": [credentials.public_key(name) for name in USERS],
+            }
+        },
+    }
+
+
+def write_server_config(
+    path: Path, credentials: Credentials, services: Iterable[ServiceShape]
+) -> Path:
+    """The accounts configuration as a file the server includes (JSON is valid NATS conf)."""
+    text = json.dumps(accounts_config(credentials, services), indent=2)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text + "\n")
+    path.chmod(0o600)
+    return path
+
+
+def service_definitions() -> list[ServiceShape]:
+    """The four services' definitions (imported here, not at module import)."""
+    import importlib
+
+    return [importlib.import_module(f"services.{name}.app").DEFINITION for name in SERVICES]

@@ -1,0 +1,113 @@
+"""What partner systems receive: a curated feed, per organisation and per partner.
+
+Partner events are not the services' events: they carry no person id and nothing that
+could single out a person (no names, no free text, no reason codes, no exact dates of a
+pair's meetings); a pair appears under a pseudonym of its own for each partner, so a
+partner can relate a pair's meetings to its forming and ending, and two partners cannot
+join what they hold. Which events and fields, and why: `docs/partners.md`.
+
+Each partner's copy is published on `womento.partner.<organisation>.<partner>.<event>`
+(`shared.subjects.partner_subject`) in a CloudEvents 1.0 envelope (`PartnerEnvelope`)
+whose `id` is the `Nats-Msg-Id` and the `webhook-id`: the same for every redelivery.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from typing import ClassVar, Literal
+from uuid import UUID
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from shared.events import MeetingMode, Outcome
+
+
+class PartnerEvent(BaseModel):
+    """Base of every partner event; `version` changes when its shape does."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    version: ClassVar[int] = 1
+
+    @classmethod
+    def event_name(cls) -> str:
+        return re.sub(r"(?<!^)(?=[A-Z])", "_", cls.__name__).lower()
+
+    @classmethod
+    def type_name(cls) -> str:
+        return f"womento.partner.{cls.event_name()}.v{cls.version}"
+
+
+class CycleOpened(PartnerEvent):
+    """A cycle (cohort) opened for applications."""
+
+    cycle_id: UUID
+    programme_id: UUID
+    applications_open: date
+    applications_close: date
+    starts_on: date
+    ends_on: date
+
+
+class CycleClosed(PartnerEvent):
+    """A cycle's application window closed, with the numbers of applications received."""
+
+    cycle_id: UUID
+    mentee_applications: int = Field(ge=0)
+    mentor_applications: int = Field(ge=0)
+
+
+class PairFormed(PartnerEvent):
+    """A mentee and a mentor were paired. `pair` is this partner's pseudonym of the pair."""
+
+    pair: UUID
+    cycle_id: UUID
+
+
+class PairEnded(PartnerEvent):
+    """A pair ended before its cycle did (the reason stays with the programme)."""
+
+    pair: UUID
+    cycle_id: UUID
+
+
+class MeetingHeld(PartnerEvent):
+    """A pair meeting was held: its month, length and form, never its day or topics."""
+
+    pair: UUID
+    cycle_id: UUID
+    month: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="YYYY-MM")
+    minutes: int = Field(gt=0, le=24 * 60)
+    mode: MeetingMode
+
+
+class OutcomeRecorded(PartnerEvent):
+    """A mentee's outcome was recorded. No person and no pair: only the cycle counts."""
+
+    cycle_id: UUID
+    outcome: Outcome
+
+
+PARTNER_EVENTS: dict[str, type[PartnerEvent]] = {
+    cls.type_name(): cls
+    for cls in (CycleOpened, CycleClosed, PairFormed, PairEnded, MeetingHeld, OutcomeRecorded)
+}
+
+
+class PartnerEnvelope(BaseModel):
+    """CloudEvents 1.0, JSON structured mode: what a partner's message body is."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    specversion: Literal["1.0"] = "1.0"
+    id: UUID = Field(description="The same on every redelivery: de-duplicate by it")
+    source: Literal["/womento/partner-feed"] = "/womento/partner-feed"
+    type: str = Field(description="`womento.partner.<event>.v<version>`")
+    time: AwareDatetime
+    datacontenttype: Literal["application/json"] = "application/json"
+    organisationid: UUID
+    partnerid: UUID
+    data: dict[str, object]
+
+    def open(self) -> PartnerEvent:
+        return PARTNER_EVENTS[self.type].model_validate(self.data)
