@@ -325,3 +325,59 @@ def service_definitions() -> list[ServiceShape]:
     import importlib
 
     return [importlib.import_module(f"services.{name}.app").DEFINITION for name in SERVICES]
+
+
+# --- the deployment's credentials: python -m shared.natsauth ---------------------------------
+
+
+def seed_files_by_service() -> dict[str, tuple[str, ...]]:
+    """The seed files each service's pods mount: its own, and intake also the four of
+    `INTAKE_EXTRA_IDENTITIES`. `admin.nk` belongs to operators and to no service."""
+    return {
+        service: (f"{service}.nk",)
+        + (tuple(f"{name}.nk" for name in INTAKE_EXTRA_IDENTITIES) if service == "intake" else ())
+        for service in SERVICES
+    }
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Make (or keep) every identity's seed in a directory and write the accounts config
+    that every NATS server of a deployment includes; print where each file goes, never a
+    seed. Run again after deleting a seed to rotate it (`deploy/README.md`)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        prog="python -m shared.natsauth",
+        description="NATS credentials for a deployment: one nkey seed per identity "
+        "(kept if present) and the servers' accounts configuration.",
+    )
+    parser.add_argument("credentials_dir", type=Path, help="directory of the <identity>.nk seeds")
+    parser.add_argument("accounts_conf", type=Path, help="where to write accounts.conf")
+    args = parser.parse_args(argv)
+
+    try:
+        credentials = ensure_credentials(args.credentials_dir)
+    except ValueError:
+        seeds = sorted(args.credentials_dir.glob("*.nk"))
+        bad = ", ".join(path.name for path in seeds if not _is_seed(path))
+        parser.exit(2, f"{parser.prog}: error: not an nkey seed: {bad} (delete it to renew)\n")
+    write_server_config(args.accounts_conf, credentials, service_definitions())
+    print(f"{args.accounts_conf}: accounts, users and permissions (public keys only)")
+    print("  -> every NATS server (`include accounts.conf`)")
+    print(f"{args.credentials_dir}/: nkey seeds (secret, mode 0600)")
+    for service, files in seed_files_by_service().items():
+        print(f"  -> {service}: {' '.join(files)}")
+    print(f"  -> operators' tools only, no service: {ADMIN}.nk")
+    return 0
+
+
+def _is_seed(path: Path) -> bool:
+    try:
+        read_public_key(path.read_bytes().strip())
+    except ValueError:
+        return False
+    return True
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
