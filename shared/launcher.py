@@ -137,8 +137,9 @@ class NatsServer:
     `shared.natsauth` written to `data_dir/accounts.conf`, which the server loads.
     """
 
-    def __init__(self, data_dir: Path, port: int | None = None) -> None:
+    def __init__(self, data_dir: Path, port: int | None = None, *, tls: bool = False) -> None:
         self.data_dir = data_dir
+        self.tls = tls
         self.port = port or free_port()
         self.monitor_port = free_port()
         self.config_path = data_dir / "accounts.conf"
@@ -165,7 +166,12 @@ class NatsServer:
 
     @property
     def url(self) -> str:
-        return f"nats://127.0.0.1:{self.port}"
+        return f"{'tls' if self.tls else 'nats'}://127.0.0.1:{self.port}"
+
+    @property
+    def tls_ca_file(self) -> Path | None:
+        """With `tls`: the local CA clients verify the server with."""
+        return self.data_dir / "tls" / "ca.pem" if self.tls else None
 
     @property
     def credentials_dir(self) -> Path:
@@ -178,7 +184,13 @@ class NatsServer:
     def start(self, timeout: float = 20.0) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         credentials = natsauth.ensure_credentials(self.credentials_dir)
-        natsauth.write_server_config(self.config_path, credentials, natsauth.service_definitions())
+        tls = None
+        if self.tls:
+            ca, cert, key = local_tls(self.data_dir / "tls")
+            tls = {"cert_file": str(cert), "key_file": str(key), "ca_file": str(ca)}
+        natsauth.write_server_config(
+            self.config_path, credentials, natsauth.service_definitions(), tls=tls
+        )
         self.proc.start()
         health = f"http://127.0.0.1:{self.monitor_port}/healthz?js-enabled-only=true"
         wait_until(lambda: self.proc.running and _http_ok(health), timeout, "NATS")
@@ -188,6 +200,68 @@ class NatsServer:
 
     def kill(self) -> None:
         self.proc.kill()
+
+
+def local_tls(directory: Path) -> tuple[Path, Path, Path]:
+    """A throw-away CA and a server certificate for 127.0.0.1 and localhost, made once in
+    `directory` (tests and local runs; deployments bring their own, `deploy/README.md`)."""
+    import datetime as dt
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    ca_path, cert_path, key_path = (directory / n for n in ("ca.pem", "server.pem", "key.pem"))
+    if ca_path.exists() and cert_path.exists() and key_path.exists():
+        return ca_path, cert_path, key_path
+    directory.mkdir(parents=True, exist_ok=True)
+    now = dt.datetime.now(dt.UTC)
+    ca_key, server_key = (
+        ec.generate_private_key(ec.SECP256R1()),
+        ec.generate_private_key(ec.SECP256R1()),
+    )
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "womento local CA")])
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=365))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )
+    import ipaddress
+
+    server = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]))
+        .issuer_name(ca_name)
+        .public_key(server_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=365))
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+            ),
+            critical=False,
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+    pem = serialization.Encoding.PEM
+    ca_path.write_bytes(ca.public_bytes(pem))
+    cert_path.write_bytes(server.public_bytes(pem))
+    descriptor = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "wb") as out:
+        out.write(
+            server_key.private_bytes(
+                pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            )
+        )
+    return ca_path, cert_path, key_path
 
 
 # --- PostgreSQL ---------------------------------------------------------------------------

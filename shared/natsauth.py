@@ -8,14 +8,18 @@ The server runs in configuration mode with four accounts (see `docs/partners.md`
 - `PARTNERS`: partner systems. None is in the server configuration: intake's auth callout
   admits each connection against the credentials in its database and grants it only its
   own feed (`womento.partner.<organisation>.<partner>.>`). `partner-gateway` (intake) keeps
-  the feed stream and delivers webhooks from it.
+  the feed stream `PARTNER_FEED` and delivers webhooks from it.
 - `AUTH`: `auth-callout`, the user with which intake answers the server's authorization
   requests. The requests carry partners' secrets, so nothing else lives in this account.
 - `SYS`: the system account; `sys-kick` (intake) may only disconnect a client, which it
   does to a revoked partner's live connection.
 
-`WOMENTO` exports the subjects `womento.partner.>` and nothing else; `PARTNERS` imports
-them into its own stream, so partners never reach the services' streams or subjects.
+The accounts share nothing (no exports, no imports): intake's gateway copies each message
+of `WOMENTO_PARTNER` (the curated feed intake's outbox publishes in `WOMENTO`) into
+`PARTNER_FEED` in `PARTNERS`, acknowledging the source only once the copy is stored, so a
+copy is never lost and partners never reach the services' streams or subjects. (A stream
+import would be a plain, unacknowledged delivery into the partners' stream: a message
+published while that stream was unavailable would never reach partners.)
 
 Every identity has an nkey seed in one directory (`<name>.nk`, mode 0600); a deployment
 mounts into each service only the files that service needs (`deploy/README.md`).
@@ -48,7 +52,9 @@ AUTH_ACCOUNT = "AUTH"
 SYSTEM_ACCOUNT = "SYS"
 
 PARTNER_FEED_STREAM = "PARTNER_FEED"
-"""In `PARTNERS`: the same events, imported; partners' consumers live here."""
+"""In `PARTNERS`: the copies of `WOMENTO_PARTNER`'s messages; partners' consumers live here."""
+GATEWAY_DURABLE = "intake_partner_gateway"
+"""intake's durable consumer on `WOMENTO_PARTNER`, which copies it into `PARTNER_FEED`."""
 
 ADMIN = "admin"
 PARTNER_GATEWAY = "partner-gateway"
@@ -160,6 +166,7 @@ def service_permissions(service: ServiceShape) -> Permissions:
     if name == "intake":
         publish += ["womento.cmd.>", PARTNER_SUBJECTS]
         publish += stream_api(PARTNER_STREAM, owner=True)
+        publish += consumer_api(PARTNER_STREAM, GATEWAY_DURABLE)
     return Permissions(
         publish=tuple(dict.fromkeys(publish)),
         subscribe=tuple(subscribe),
@@ -168,11 +175,14 @@ def service_permissions(service: ServiceShape) -> Permissions:
 
 
 def gateway_permissions() -> Permissions:
-    """intake's user in `PARTNERS`: the feed stream and the webhook consumers on it."""
+    """intake's user in `PARTNERS`: the feed stream (it alone publishes into it) and the
+    webhook consumers on it."""
     feed = PARTNER_FEED_STREAM
     return Permissions(
         publish=(
+            PARTNER_SUBJECTS,
             "$JS.API.INFO",
+            f"$JS.API.STREAM.MSG.GET.{feed}",
             *stream_api(feed, owner=True),
             f"$JS.API.CONSUMER.*.{feed}",
             f"$JS.API.CONSUMER.*.{feed}.>",
@@ -288,12 +298,10 @@ def accounts_config(credentials: Credentials, services: Iterable[ServiceShape]) 
             APP_ACCOUNT: {
                 "jetstream": "enabled",
                 "users": app_users,
-                "exports": [{"stream": PARTNER_SUBJECTS}],
             },
             PARTNER_ACCOUNT: {
                 "jetstream": "enabled",
                 "users": [user(PARTNER_GATEWAY, gateway_permissions())],
-                "imports": [{"stream": {"account": APP_ACCOUNT, "subject": PARTNER_SUBJECTS}}],
             },
             AUTH_ACCOUNT: {"users": [user(AUTH_CALLOUT, callout_only)]},
             SYSTEM_ACCOUNT: {"users": [user(SYS_KICK, kick_only)]},
@@ -310,10 +318,17 @@ def accounts_config(credentials: Credentials, services: Iterable[ServiceShape]) 
 
 
 def write_server_config(
-    path: Path, credentials: Credentials, services: Iterable[ServiceShape]
+    path: Path,
+    credentials: Credentials,
+    services: Iterable[ServiceShape],
+    tls: Mapping[str, str] | None = None,
 ) -> Path:
-    """The accounts configuration as a file the server includes (JSON is valid NATS conf)."""
-    text = json.dumps(accounts_config(credentials, services), indent=2)
+    """The accounts configuration as a file the server loads (JSON is valid NATS conf);
+    with `tls` (`cert_file`, `key_file`, ...), clients must connect over TLS."""
+    config = accounts_config(credentials, services)
+    if tls is not None:
+        config["tls"] = dict(tls)
+    text = json.dumps(config, indent=2)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text + "\n")
     path.chmod(0o600)

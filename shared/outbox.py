@@ -17,7 +17,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
+from uuid import UUID
 
 import asyncpg
 import sqlalchemy as sa
@@ -29,7 +30,8 @@ from shared.db import asyncpg_dsn
 from shared.envelope import Envelope
 from shared.faults import crashpoint
 from shared.observability import EVENTS_PUBLISHED, OUTBOX_OLDEST, OUTBOX_PENDING
-from shared.subjects import publishing_stream
+from shared.partner_events import PartnerEnvelope
+from shared.subjects import partner_subject, publishing_stream
 
 log = logging.getLogger(__name__)
 
@@ -50,13 +52,41 @@ class Outbox:
         """Stage `envelope` for publishing when the caller's transaction commits."""
         if envelope.source != f"/womento/{self.service}":
             raise ValueError(f"{self.service} cannot publish {envelope.type} ({envelope.source})")
+        await self._stage(
+            session,
+            envelope.id,
+            envelope.nats_subject,
+            envelope.type,
+            envelope.to_bytes(),
+            envelope.time,
+        )
+
+    async def add_partner_copy(self, session: AsyncSession, envelope: PartnerEnvelope) -> None:
+        """Stage one partner's copy of an event (intake only: it keeps the partner feed)."""
+        if self.service != "intake":
+            raise ValueError(f"{self.service} cannot publish the partner feed")
+        subject = partner_subject(
+            str(envelope.organisationid), str(envelope.partnerid), envelope.open().event_name()
+        )
+        payload = envelope.model_dump_json().encode()
+        await self._stage(session, envelope.id, subject, envelope.type, payload, envelope.time)
+
+    async def _stage(
+        self,
+        session: AsyncSession,
+        message_id: UUID,
+        subject: str,
+        event_type: str,
+        payload: bytes,
+        created_at: datetime,
+    ) -> None:
         await session.execute(
             self.table.insert().values(
-                id=envelope.id,
-                subject=envelope.nats_subject,
-                event_type=envelope.type,
-                payload=envelope.to_bytes(),
-                created_at=envelope.time,
+                id=message_id,
+                subject=subject,
+                event_type=event_type,
+                payload=payload,
+                created_at=created_at,
             )
         )
         await session.execute(sa.select(sa.func.pg_notify(notify_channel(self.service), "")))

@@ -78,6 +78,14 @@ class Settings(BaseSettings):
     """Proxies whose X-Forwarded-For is trusted (client addresses drive login and form
     throttling); set to the ingress' addresses in a deployment."""
 
+    partner_credential_days: int = Field(default=365, ge=1, le=3 * 365)
+    """How long a partner's NATS credential is valid when issued (an admin may choose less)."""
+    partner_session_minutes: float = Field(default=10, gt=0, le=24 * 60)
+    """How long one partner connection is admitted before the server asks the callout again."""
+    webhook_allow_private: bool = False
+    """Development and tests: allow webhooks to loopback and private addresses."""
+    webhook_timeout_seconds: float = Field(default=10, gt=0, le=60)
+
     clock_file: Path | None = None
     """Simulations and tests: system time plus the offset in this file (`FileClock`)."""
 
@@ -107,6 +115,8 @@ class Settings(BaseSettings):
             problems.append("NATS must be reached over TLS (tls:// or WOMENTO_NATS_TLS_CA_FILE)")
         if self.crashpoints:
             problems.append("WOMENTO_CRASHPOINTS must be empty")
+        if self.webhook_allow_private:
+            problems.append("WOMENTO_WEBHOOK_ALLOW_PRIVATE must be off")
         if self.clock_file is not None:
             problems.append("WOMENTO_CLOCK_FILE must not be set")
         if self.mail_backend != "smtp":

@@ -14,6 +14,7 @@ import asyncio
 import os
 import shutil
 import signal
+import ssl
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -99,11 +100,21 @@ class NatsHandle:
     to kill it. `connect_options(identity)` connects as one of `shared.natsauth`'s
     identities (default: `admin`, which may do anything in the services' account)."""
 
-    def __init__(self, url: str, server: NatsServer | None, credentials_dir: Path | None) -> None:
+    def __init__(
+        self,
+        url: str,
+        server: NatsServer | None,
+        credentials_dir: Path | None,
+        tls_ca_file: Path | None = None,
+    ) -> None:
         self.url, self.server, self.credentials_dir = url, server, credentials_dir
+        self.tls_ca_file = tls_ca_file
 
-    def connect_options(self, identity: str = natsauth.ADMIN) -> dict[str, str]:
-        return natsauth.client_options(self.credentials_dir, identity)
+    def connect_options(self, identity: str = natsauth.ADMIN) -> dict[str, Any]:
+        options: dict[str, Any] = natsauth.client_options(self.credentials_dir, identity)
+        if self.tls_ca_file is not None:
+            options["tls"] = ssl.create_default_context(cafile=str(self.tls_ca_file))
+        return options
 
     def restart(self, *, hard: bool) -> None:
         if self.server is None:
@@ -132,6 +143,8 @@ def nats_server(workdir: Path, request: pytest.FixtureRequest) -> Iterator[NatsH
     if EXTERNAL_NATS:
         if request.node.get_closest_marker("kills"):
             pytest.skip("kills NATS: needs a NATS started by the suite")
+        if request.node.get_closest_marker("nats_tls"):
+            pytest.skip("needs a NATS with TLS started by the suite")
         handle = NatsHandle(EXTERNAL_NATS, None, EXTERNAL_NATS_CREDENTIALS)
         asyncio.run(_delete_womento_streams(EXTERNAL_NATS, handle.connect_options()))
         yield handle
@@ -142,9 +155,11 @@ def nats_server(workdir: Path, request: pytest.FixtureRequest) -> Iterator[NatsH
         with NatsContainer("nats:2.10", jetstream=True) as container:
             yield NatsHandle(container.nats_uri(), None, None)
         return
-    server = NatsServer(workdir / f"nats-{uuid.uuid4().hex[:8]}")
+    # `nats_tls`: clients must use TLS (production settings refuse NATS without it).
+    tls = request.node.get_closest_marker("nats_tls") is not None
+    server = NatsServer(workdir / f"nats-{uuid.uuid4().hex[:8]}", tls=tls)
     server.start()
-    yield NatsHandle(server.url, server, server.credentials_dir)
+    yield NatsHandle(server.url, server, server.credentials_dir, server.tls_ca_file)
     server.kill()
 
 
@@ -155,6 +170,8 @@ class Stack:
         self.env = {**TEST_ENV, "NATS_URL": nats.url, "DATABASE_URL": database_url}
         if nats.credentials_dir is not None:
             self.env["WOMENTO_NATS_CREDENTIALS_DIR"] = str(nats.credentials_dir)
+        if nats.tls_ca_file is not None:
+            self.env["WOMENTO_NATS_TLS_CA_FILE"] = str(nats.tls_ca_file)
         self.database_url = database_url
         self.nats_url = nats.url
         self.nats = nats

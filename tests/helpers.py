@@ -30,15 +30,27 @@ from tests.conftest import eventually
 CONSUMERS = ("matching", "scheduling", "feedback")
 
 
-async def open_cycle(database_url: str) -> tuple[UUID, UUID]:
-    """An organisation with an open cycle, written through intake's service layer."""
+async def create_organisation(database_url: str) -> UUID:
+    engine = make_engine(Settings(service="intake", DATABASE_URL=database_url), pool_size=1)
+    try:
+        async with make_sessionmaker(engine)() as session, session.begin():
+            return await intake_service.create_organisation(
+                session, name="Test NGO", slug=f"test-{uuid4().hex[:8]}", clock=SystemClock()
+            )
+    finally:
+        await engine.dispose()
+
+
+async def open_cycle(database_url: str, organisation_id: UUID | None = None) -> tuple[UUID, UUID]:
+    """An organisation (a new one unless given) with an open cycle, written through intake's
+    service layer."""
+    if organisation_id is None:
+        organisation_id = await create_organisation(database_url)
     engine = make_engine(Settings(service="intake", DATABASE_URL=database_url), pool_size=1)
     clock = SystemClock()
     try:
         async with make_sessionmaker(engine)() as session, session.begin():
-            org = await intake_service.create_organisation(
-                session, name="Test NGO", slug=f"test-{uuid4().hex[:8]}", clock=clock
-            )
+            org = organisation_id
             programme = await cycles.create_programme(
                 session, organisation_id=org, name="Career mentoring"
             )

@@ -7,6 +7,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from services.intake import api, event_changes, mail, models, reminders, surveys
 from services.intake.auth.routes import router as auth_router
 from services.intake.imports import router as imports_router
+from services.intake.partners import feed as partner_feed
+from services.intake.partners.gateway import partner_gateway
 from services.intake.web import apply, coordinator, cycles, matching, outcomes, reports, schedule
 from services.intake.web import surveys as survey_screens
 from services.intake.web.errors import html_error_page
@@ -26,6 +28,7 @@ DEFINITION = ServiceDefinition(
         Subscription(ReminderDue, reminders.on_reminder_due),
         Subscription(ScheduledEventChanged, event_changes.on_scheduled_event_changed),
         Subscription(SurveyInvitationDue, surveys.on_survey_invitation_due),
+        *partner_feed.SUBSCRIPTIONS,
     ],
     routers=[
         api.router,
@@ -42,6 +45,6 @@ DEFINITION = ServiceDefinition(
         imports_router,
     ],
     exception_handlers={StarletteHTTPException: html_error_page},
-    workers=[mail.mail_worker],
+    workers=[mail.mail_worker, partner_gateway],
     static_dir=Path(__file__).parent / "web" / "static",
 )

@@ -175,6 +175,7 @@ async def test_login_sets_a_session_cookie_and_opens_the_dashboard(stack, db) ->
     assert all(PASSWORD not in r["password_hash"] for r in hashes)
 
 
+@pytest.mark.nats_tls
 async def test_production_session_cookie_is_secure(stack) -> None:
     stack.start("intake", **PRODUCTION_ENV)
     _, email = await make_coordinator(stack.database_url)

@@ -253,6 +253,7 @@ async def test_mailbox_backend_shows_the_message_on_the_dev_pages(stack, db) -> 
         assert missing.status_code == 404
 
 
+@pytest.mark.nats_tls
 async def test_dev_mailbox_is_404_in_production(stack) -> None:
     stack.start(
         "intake",

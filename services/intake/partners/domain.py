@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 from uuid import UUID, uuid5
 
 from shared import events as ev
+from shared import natsauth
 from shared import partner_events as pe
 
 MAX_NAME_LENGTH = 120
@@ -102,6 +103,12 @@ def pseudonym_key(secret_key: str, partner_id: UUID) -> bytes:
 def pseudonym(key: bytes, entity_id: UUID) -> UUID:
     digest = hmac.new(key, entity_id.bytes, "sha256").digest()
     return UUID(bytes=digest[:16], version=4)
+
+
+def pseudonymiser(secret_key: str, partner_id: UUID) -> Pseudonym:
+    """The partner's pseudonym of any id."""
+    key = pseudonym_key(secret_key, partner_id)
+    return lambda entity_id: pseudonym(key, entity_id)
 
 
 def message_id(source_event_id: UUID, partner_id: UUID) -> UUID:
@@ -211,3 +218,32 @@ def is_private_host(host: str) -> bool:
     except ValueError:
         return False
     return not address.is_global
+
+
+def credentials_document(
+    *,
+    credential_id: UUID,
+    secret: str,
+    organisation_id: UUID,
+    partner_id: UUID,
+    expires_at: datetime,
+    nats_url: str,
+    tls_ca_file: str | None = None,
+) -> dict[str, str]:
+    """What a partner is given to connect (`docs/partners.md`): a JSON file it keeps secret."""
+    partner = str(partner_id)
+    document = {
+        "nats_url": nats_url,
+        "user": str(credential_id),
+        "password": secret,
+        "organisation_id": str(organisation_id),
+        "partner_id": partner,
+        "stream": natsauth.PARTNER_FEED_STREAM,
+        "durable": natsauth.partner_durable(partner),
+        "filter_subject": natsauth.partner_subject_filter(str(organisation_id), partner),
+        "inbox_prefix": natsauth.partner_inbox_prefix(partner),
+        "expires_at": expires_at.isoformat(),
+    }
+    if tls_ca_file:
+        document["tls_ca_file"] = tls_ca_file
+    return document

@@ -1,0 +1,5 @@
+import sys
+
+from services.intake.partners.cli import main
+
+sys.exit(main())

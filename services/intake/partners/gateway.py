@@ -1,0 +1,266 @@
+"""intake's door to the partners' NATS account, one worker with three parts:
+
+- the bridge: a durable consumer on `WOMENTO_PARTNER` (in the services' account) whose
+  every message is published into `PARTNER_FEED` (in `PARTNERS`) with its own id as
+  `Nats-Msg-Id`, and acknowledged only once `PARTNER_FEED` has stored it: nothing lost,
+  and a redelivered message is the same message (de-duplicated by the stream and, after
+  the duplicate window, by the partner, which de-duplicates by the envelope's `id`);
+- the auth callout: the server asks intake about every connection to `PARTNERS`; the
+  credential id (NATS user) and secret (password) are checked against the database
+  (`domain.refusal`), and an admitted partner gets only its own feed
+  (`natsauth.partner_permissions`) for at most `partner_session_minutes`;
+- the sweep: every second, connections of revoked credentials or disabled partners are
+  disconnected through the system account (`$SYS.REQ.SERVER.<id>.KICK`); their
+  reconnection is refused by the callout.
+
+Logs carry ids and refusal codes only; never a secret.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from datetime import timedelta
+from typing import Any
+
+import nats
+from nats.aio.client import Client as NatsClient
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.errors import BadRequestError, FetchTimeoutError
+
+from services.intake.partners import domain, store
+from shared import natsauth
+from shared.authcallout import AuthRequest, CalloutResponder, Grant
+from shared.bus import connect_options, stream_config
+from shared.service import Runtime
+from shared.subjects import PARTNER_STREAM, PARTNER_SUBJECTS
+
+log = logging.getLogger(__name__)
+
+SWEEP_SECONDS = 1.0
+BRIDGE_BATCH = 64
+
+
+async def partner_gateway(rt: Runtime) -> None:
+    """The worker: run the gateway; if it fails (NATS away too long), start it again."""
+    while True:
+        try:
+            await run_gateway(rt)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("partner gateway failed; restarting in 5 s")
+            await asyncio.sleep(5.0)
+
+
+async def run_gateway(rt: Runtime) -> None:
+    """Connect as the gateway, the callout and the kicker, then bridge and sweep."""
+    connections: list[NatsClient] = []
+    try:
+        gateway = await _connect(rt, natsauth.PARTNER_GATEWAY)
+        connections.append(gateway)
+        await ensure_feed_stream(rt, gateway)
+        callout = await _connect(rt, natsauth.AUTH_CALLOUT)
+        connections.append(callout)
+        await CalloutResponder(callout, Authorizer(rt), _issuer_seed(rt), rt.clock).start()
+        kicker = await _connect(rt, natsauth.SYS_KICK)
+        connections.append(kicker)
+        log.info("partner gateway started")
+        await asyncio.gather(bridge(rt, gateway), sweep(rt, kicker))
+    finally:
+        for nc in connections:
+            with contextlib.suppress(Exception):
+                await nc.close()
+
+
+async def _connect(rt: Runtime, identity: str) -> NatsClient:
+    return await nats.connect(
+        rt.settings.nats_url,
+        name=f"womento-intake-{identity}",
+        max_reconnect_attempts=-1,
+        reconnect_time_wait=1,
+        **connect_options(rt.settings, identity),
+    )
+
+
+def _issuer_seed(rt: Runtime) -> bytes:
+    directory = rt.settings.nats_credentials_dir
+    if directory is None:
+        raise RuntimeError("the auth callout needs WOMENTO_NATS_CREDENTIALS_DIR")
+    return (directory / f"{natsauth.CALLOUT_ISSUER}.nk").read_bytes().strip()
+
+
+async def ensure_feed_stream(rt: Runtime, gateway: NatsClient) -> None:
+    js = gateway.jetstream()
+    config = stream_config(natsauth.PARTNER_FEED_STREAM, [PARTNER_SUBJECTS], rt.settings)
+    try:
+        await js.add_stream(config)
+    except BadRequestError:
+        await js.update_stream(config)
+
+
+# --- the bridge ---------------------------------------------------------------------------------
+
+
+async def bridge(rt: Runtime, gateway: NatsClient) -> None:
+    source = rt.js()
+    target = gateway.jetstream()
+    subscription = await source.pull_subscribe(
+        PARTNER_SUBJECTS,
+        durable=natsauth.GATEWAY_DURABLE,
+        stream=PARTNER_STREAM,
+        config=ConsumerConfig(
+            durable_name=natsauth.GATEWAY_DURABLE,
+            filter_subject=PARTNER_SUBJECTS,
+            deliver_policy=DeliverPolicy.ALL,
+            ack_policy=AckPolicy.EXPLICIT,
+            ack_wait=rt.settings.ack_wait_seconds,
+            max_deliver=-1,
+        ),
+    )
+    while True:
+        try:
+            messages = await subscription.fetch(BRIDGE_BATCH, timeout=1.0)
+        except (FetchTimeoutError, TimeoutError):
+            continue
+        except Exception:
+            log.warning("partner bridge: fetch failed; retrying", exc_info=True)
+            await asyncio.sleep(1.0)
+            continue
+        for msg in messages:
+            message_id = (msg.headers or {}).get("Nats-Msg-Id")
+            try:
+                await target.publish(
+                    msg.subject,
+                    msg.data,
+                    stream=natsauth.PARTNER_FEED_STREAM,
+                    headers={"Nats-Msg-Id": message_id} if message_id else None,
+                    timeout=5.0,
+                )
+            except Exception:
+                log.warning(
+                    "partner bridge: copy failed; will be redelivered",
+                    exc_info=True,
+                    extra={"message_id": message_id},
+                )
+                with contextlib.suppress(Exception):
+                    await msg.nak(delay=1.0)
+                continue
+            await msg.ack()
+
+
+# --- the auth callout ---------------------------------------------------------------------------
+
+
+class Authorizer:
+    """Admit or refuse one connection to `PARTNERS`, against intake's database."""
+
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+
+    async def __call__(self, request: AuthRequest) -> Grant | str:
+        now = self.rt.clock.now()
+        credential_id = domain.parse_credential_id(request.user)
+        if credential_id is None:
+            log.warning("partner connection refused", extra={"reason": "malformed_credential"})
+            return "malformed_credential"
+        async with self.rt.sessionmaker() as session, session.begin():
+            admission = await store.admission(session, credential_id)
+            reason = domain.refusal(
+                admission.state if admission else None, request.password or "", now
+            )
+            if admission is None or reason is not None:
+                if admission is not None:
+                    await store.audit(
+                        session,
+                        organisation_id=admission.organisation_id,
+                        partner_id=admission.partner_id,
+                        credential_id=credential_id,
+                        action="connection_refused",
+                        detail=reason,
+                        at=now,
+                    )
+                else:
+                    log.warning(
+                        "partner connection refused",
+                        extra={"reason": reason, "credential_id": str(credential_id)},
+                    )
+                return reason or "unknown_credential"
+            expires = min(
+                admission.state.expires_at,
+                now + timedelta(minutes=self.rt.settings.partner_session_minutes),
+            )
+            await store.record_connection(
+                session,
+                admission,
+                server_id=request.server_id,
+                client_id=request.client_id,
+                now=now,
+                expires_at=expires,
+            )
+            await store.audit(
+                session,
+                organisation_id=admission.organisation_id,
+                partner_id=admission.partner_id,
+                credential_id=credential_id,
+                action="connection_admitted",
+                at=now,
+            )
+        partner = str(admission.partner_id)
+        return Grant(
+            account=natsauth.PARTNER_ACCOUNT,
+            name=f"partner-{partner}",
+            permissions=natsauth.partner_permissions(
+                organisation_id=str(admission.organisation_id),
+                partner_id=partner,
+                durable=natsauth.partner_durable(partner),
+            ),
+            expires=expires,
+        )
+
+
+# --- the sweep ----------------------------------------------------------------------------------
+
+
+async def sweep(rt: Runtime, kicker: NatsClient) -> None:
+    while True:
+        try:
+            await sweep_once(rt, kicker)
+        except Exception:
+            log.warning("partner sweep failed; retrying", exc_info=True)
+        await asyncio.sleep(SWEEP_SECONDS)
+
+
+async def sweep_once(rt: Runtime, kicker: NatsClient) -> int:
+    """Disconnect the live connections of revoked credentials; returns how many."""
+    now = rt.clock.now()
+    async with rt.sessionmaker() as session, session.begin():
+        ends = await store.connections_to_end(session, now)
+    ended = []
+    for server_id, client_id in ends:
+        if await kick(kicker, server_id, client_id):
+            ended.append((server_id, client_id))
+    if ended:
+        async with rt.sessionmaker() as session, session.begin():
+            await store.forget_connections(session, ended)
+        log.info("revoked partner connections disconnected", extra={"count": len(ended)})
+    return len(ended)
+
+
+async def kick(kicker: NatsClient, server_id: str, client_id: int) -> bool:
+    """Ask the server to disconnect one client; True once it has answered (done, or the
+    client is already gone)."""
+    try:
+        reply = await kicker.request(
+            f"$SYS.REQ.SERVER.{server_id}.KICK",
+            json.dumps({"cid": client_id}).encode(),
+            timeout=2.0,
+        )
+    except (TimeoutError, nats.errors.TimeoutError, nats.errors.NoRespondersError):
+        return False
+    answer: dict[str, Any] = json.loads(reply.data or b"{}")
+    if "error" in answer:
+        log.info("kick: %s", answer["error"].get("description", "refused"))
+    return True

@@ -1,0 +1,243 @@
+"""Partners on real NATS and PostgreSQL, through intake: a credential issued by command
+admits a partner into its own account, which receives its organisation's curated feed (and
+nothing of another organisation's); wrong secrets are refused; revoking a credential
+disconnects the live connection within seconds and refuses it from then on."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import nats
+import pytest
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+
+from shared import natsauth
+from shared.launcher import ROOT
+from shared.partner_events import PartnerEnvelope
+from tests.conftest import eventually
+from tests.helpers import create_organisation, open_cycle
+
+PERSONAL_KEYS = ("person_id", "mentee_id", "mentor_id", "application_id", "pair_id", "email")
+
+
+def partners_cli(stack: Any, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "services.intake.partners", *args],
+        env={**os.environ, **stack.env, "WOMENTO_SERVICE": "intake"},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def create_partner(stack: Any, organisation_id: UUID, name: str) -> UUID:
+    done = partners_cli(stack, "create", "--organisation", str(organisation_id), "--name", name)
+    assert done.returncode == 0, done.stderr
+    return UUID(json.loads(done.stdout)["partner_id"])
+
+
+def issue(stack: Any, organisation_id: UUID, partner_id: UUID, out: Path) -> dict[str, str]:
+    done = partners_cli(
+        stack,
+        "issue",
+        "--organisation",
+        str(organisation_id),
+        "--partner",
+        str(partner_id),
+        "--out",
+        str(out),
+    )
+    assert done.returncode == 0, done.stderr
+    assert oct(out.stat().st_mode & 0o777) == "0o600"
+    document: dict[str, str] = json.loads(out.read_text())
+    return document
+
+
+class PartnerClient:
+    """A partner as the docs tell it to connect: its file, its durable, its inbox."""
+
+    def __init__(self, document: dict[str, str]) -> None:
+        self.document = document
+        self.errors: list[str] = []
+        self.disconnected = asyncio.Event()
+        self.nc: Any = None
+
+    async def connect(self, **overrides: Any) -> Any:
+        async def on_error(exc: Exception) -> None:
+            self.errors.append(str(exc))
+
+        async def on_disconnect() -> None:
+            self.disconnected.set()
+
+        options: dict[str, Any] = {
+            "user": self.document["user"],
+            "password": self.document["password"],
+            "inbox_prefix": self.document["inbox_prefix"],
+            "error_cb": on_error,
+            "disconnected_cb": on_disconnect,
+            "allow_reconnect": False,
+            "connect_timeout": 3,
+            **overrides,
+        }
+        self.nc = await nats.connect(self.document["nats_url"], **options)
+        return self.nc
+
+    async def subscribe(self) -> Any:
+        js = self.nc.jetstream()
+        durable = self.document["durable"]
+        await js.add_consumer(
+            self.document["stream"],
+            config=ConsumerConfig(
+                name=durable,
+                durable_name=durable,
+                filter_subject=self.document["filter_subject"],
+                deliver_policy=DeliverPolicy.ALL,
+                ack_policy=AckPolicy.EXPLICIT,
+            ),
+        )
+        return await js.pull_subscribe_bind(durable=durable, stream=self.document["stream"])
+
+
+async def fetch_all(subscription: Any, want: int, timeout: float = 30) -> list[PartnerEnvelope]:
+    got: list[PartnerEnvelope] = []
+    deadline = time.monotonic() + timeout
+    while len(got) < want and time.monotonic() < deadline:
+        try:
+            messages = await subscription.fetch(10, timeout=1)
+        except (nats.errors.TimeoutError, TimeoutError):
+            continue
+        for msg in messages:
+            got.append(PartnerEnvelope.model_validate_json(msg.data))
+            await msg.ack()
+    return got
+
+
+async def test_partner_gets_its_organisations_curated_feed_and_nothing_else(
+    stack, db, tmp_path
+) -> None:
+    stack.start("intake")
+    ours = await create_organisation(stack.database_url)
+    theirs = await create_organisation(stack.database_url)
+    partner = create_partner(stack, ours, "Työvoimapalvelut")
+    other = create_partner(stack, theirs, "Another NGO's partner")
+    document = issue(stack, ours, partner, tmp_path / "partner.json")
+    assert document["filter_subject"] == f"womento.partner.{ours}.{partner}.>"
+
+    _, our_cycle = await open_cycle(stack.database_url, ours)
+    _, their_cycle = await open_cycle(stack.database_url, theirs)
+
+    client = PartnerClient(document)
+    await client.connect()
+    subscription = await client.subscribe()
+    [opened] = await fetch_all(subscription, 1)
+    assert opened.type == "womento.partner.cycle_opened.v1"
+    assert opened.organisationid == ours and opened.partnerid == partner
+    assert opened.open().cycle_id == our_cycle  # type: ignore[attr-defined]
+    body = opened.model_dump_json()
+    assert not any(key in body for key in PERSONAL_KEYS)
+    # Nothing more: the other organisation's cycle went to its own partner only.
+    assert await fetch_all(subscription, 1, timeout=3) == []
+    assert client.errors == []
+
+    # The other partner's copy exists (so the silence above is scoping, not a dead feed).
+    admin = await nats.connect(stack.nats_url, **stack.nats.connect_options(natsauth.ADMIN))
+    try:
+        js = admin.jetstream()
+        copy = await js.get_last_msg("WOMENTO_PARTNER", f"womento.partner.{theirs}.{other}.>")
+        assert PartnerEnvelope.model_validate_json(copy.data).open().cycle_id == their_cycle  # type: ignore[attr-defined]
+    finally:
+        await admin.close()
+    await client.nc.close()
+
+
+async def test_wrong_secret_and_malformed_credentials_are_refused_and_audited(
+    stack, db, tmp_path
+) -> None:
+    stack.start("intake")
+    org = await create_organisation(stack.database_url)
+    partner = create_partner(stack, org, "Partner")
+    document = issue(stack, org, partner, tmp_path / "partner.json")
+
+    for user, password in (
+        (document["user"], document["password"] + "x"),
+        ("not-a-credential", document["password"]),
+        (str(UUID(int=7)), document["password"]),
+    ):
+        with pytest.raises(Exception) as refused:
+            await PartnerClient({**document, "user": user, "password": password}).connect()
+        assert "authorization" in str(refused.value).lower()
+    audited = await db.fetch(
+        "SELECT action, detail FROM intake.partner_audit WHERE partner_id = $1 ORDER BY id",
+        partner,
+    )
+    assert ("connection_refused", "wrong_secret") in [tuple(row) for row in audited]
+    # The right one still gets in.
+    client = PartnerClient(document)
+    await client.connect()
+    assert client.nc.is_connected
+    await client.nc.close()
+
+
+async def test_revoked_credential_is_disconnected_within_seconds_and_refused(
+    stack, db, tmp_path
+) -> None:
+    stack.start("intake")
+    org = await create_organisation(stack.database_url)
+    partner = create_partner(stack, org, "Partner")
+    document = issue(stack, org, partner, tmp_path / "partner.json")
+    client = PartnerClient(document)
+    await client.connect()
+    await client.subscribe()
+
+    started = time.monotonic()
+    done = partners_cli(
+        stack, "revoke", "--organisation", str(org), "--credential", document["user"]
+    )
+    assert done.returncode == 0, done.stderr
+    await asyncio.wait_for(client.disconnected.wait(), timeout=10)
+    print(f"revoked credential disconnected after {time.monotonic() - started:.2f} s")
+    with pytest.raises(Exception) as refused:
+        await PartnerClient(document).connect()
+    assert "authorization" in str(refused.value).lower()
+    rows = await db.fetch(
+        "SELECT action FROM intake.partner_audit WHERE credential_id = $1 ORDER BY id",
+        UUID(document["user"]),
+    )
+    actions = [row["action"] for row in rows]
+    assert actions[:3] == ["credential_issued", "connection_admitted", "credential_revoked"]
+    assert actions[-1] == "connection_refused"
+    assert await eventually(
+        lambda: db.fetchval("SELECT count(*) = 0 FROM intake.partner_connections")
+    )
+
+
+async def test_bad_partner_input_names_the_field_and_stores_nothing(stack, db) -> None:
+    stack.start("intake")
+    org = await create_organisation(stack.database_url)
+    for args, field in (
+        (("--name", "   "), "name"),
+        (("--name", "x" * 200), "name"),
+        (("--name", "Hook", "--webhook-url", "ftp://example.org/x"), "webhook_url"),
+        (("--name", "Hook", "--webhook-url", "https://10.0.0.5/hook"), "webhook_url"),
+        (("--name", "Hook", "--webhook-url", "https://user:pw@example.org/"), "webhook_url"),
+    ):
+        done = partners_cli(stack, "create", "--organisation", str(org), *args)
+        assert done.returncode == 2
+        assert done.stderr.startswith(f"{field}:"), done.stderr
+    assert await db.fetchval("SELECT count(*) FROM intake.partners") == 0
+    assert await db.fetchval("SELECT count(*) FROM intake.partner_audit") == 0
+    partner = create_partner(stack, org, "Partner")
+    done = partners_cli(
+        stack, "issue", "--organisation", str(org), "--partner", str(partner), "--days", "0"
+    )
+    assert done.returncode == 2 and done.stderr.startswith("valid_days:")
+    assert await db.fetchval("SELECT count(*) FROM intake.partner_credentials") == 0
