@@ -189,10 +189,12 @@ async def _lifespan(rt: Runtime) -> AsyncIterator[None]:
         yield
     finally:
         log.info("service stopping")
-        await rt.broker.stop()
+        # Workers first: they may hold subscriptions on the broker's connection, which
+        # the broker drains on stop (a pull subscription mid-fetch would hold it 30 s).
         for worker_task in workers:
             worker_task.cancel()
         await asyncio.gather(*workers, return_exceptions=True)
+        await rt.broker.stop()
         await rt.relay.stop()
         for task in rt.tasks:
             with contextlib.suppress(asyncio.CancelledError):

@@ -120,35 +120,40 @@ async def bridge(rt: Runtime, gateway: NatsClient) -> None:
             max_deliver=-1,
         ),
     )
-    while True:
-        try:
-            messages = await subscription.fetch(BRIDGE_BATCH, timeout=1.0)
-        except (FetchTimeoutError, TimeoutError):
-            continue
-        except Exception:
-            log.warning("partner bridge: fetch failed; retrying", exc_info=True)
-            await asyncio.sleep(1.0)
-            continue
-        for msg in messages:
-            message_id = (msg.headers or {}).get("Nats-Msg-Id")
+    try:
+        while True:
             try:
-                await target.publish(
-                    msg.subject,
-                    msg.data,
-                    stream=natsauth.PARTNER_FEED_STREAM,
-                    headers={"Nats-Msg-Id": message_id} if message_id else None,
-                    timeout=5.0,
-                )
-            except Exception:
-                log.warning(
-                    "partner bridge: copy failed; will be redelivered",
-                    exc_info=True,
-                    extra={"message_id": message_id},
-                )
-                with contextlib.suppress(Exception):
-                    await msg.nak(delay=1.0)
+                messages = await subscription.fetch(BRIDGE_BATCH, timeout=1.0)
+            except (FetchTimeoutError, TimeoutError):
                 continue
-            await msg.ack()
+            except Exception:
+                log.warning("partner bridge: fetch failed; retrying", exc_info=True)
+                await asyncio.sleep(1.0)
+                continue
+            for msg in messages:
+                message_id = (msg.headers or {}).get("Nats-Msg-Id")
+                try:
+                    await target.publish(
+                        msg.subject,
+                        msg.data,
+                        stream=natsauth.PARTNER_FEED_STREAM,
+                        headers={"Nats-Msg-Id": message_id} if message_id else None,
+                        timeout=5.0,
+                    )
+                except Exception:
+                    log.warning(
+                        "partner bridge: copy failed; will be redelivered",
+                        exc_info=True,
+                        extra={"message_id": message_id},
+                    )
+                    with contextlib.suppress(Exception):
+                        await msg.nak(delay=1.0)
+                    continue
+                await msg.ack()
+    finally:
+        # The subscription is on the service's own connection, which is drained on stop.
+        with contextlib.suppress(Exception):
+            await subscription.unsubscribe()
 
 
 # --- the auth callout ---------------------------------------------------------------------------
