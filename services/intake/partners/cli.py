@@ -44,7 +44,7 @@ def document_for(issued: store.IssuedCredential, settings: Settings) -> dict[str
         organisation_id=issued.organisation_id,
         partner_id=issued.partner_id,
         expires_at=issued.expires_at,
-        nats_url=settings.nats_url,
+        nats_url=settings.partner_nats_url or settings.nats_url,
         tls_ca_file=str(settings.nats_tls_ca_file) if settings.nats_tls_ca_file else None,
     )
 
