@@ -22,6 +22,9 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from shared.events import MeetingMode, Outcome
 
+CYCLE = "The cycle (cohort): the same id in every event about it"
+PAIR = "This partner's pseudonym of the pair: the same in every event about the pair"
+
 
 class PartnerEvent(BaseModel):
     """Base of every partner event; `version` changes when its shape does."""
@@ -41,51 +44,53 @@ class PartnerEvent(BaseModel):
 class CycleOpened(PartnerEvent):
     """A cycle (cohort) opened for applications."""
 
-    cycle_id: UUID
-    programme_id: UUID
-    applications_open: date
-    applications_close: date
-    starts_on: date
-    ends_on: date
+    cycle_id: UUID = Field(description=CYCLE)
+    programme_id: UUID = Field(description="The programme the cycle belongs to")
+    applications_open: date = Field(description="First day applications are accepted")
+    applications_close: date = Field(description="Last day applications are accepted")
+    starts_on: date = Field(description="First day of the mentoring period")
+    ends_on: date = Field(description="Last day of the mentoring period")
 
 
 class CycleClosed(PartnerEvent):
     """A cycle's application window closed, with the numbers of applications received."""
 
-    cycle_id: UUID
-    mentee_applications: int = Field(ge=0)
-    mentor_applications: int = Field(ge=0)
+    cycle_id: UUID = Field(description=CYCLE)
+    mentee_applications: int = Field(ge=0, description="Mentees who applied to the cycle")
+    mentor_applications: int = Field(ge=0, description="Mentors who applied to the cycle")
 
 
 class PairFormed(PartnerEvent):
     """A mentee and a mentor were paired. `pair` is this partner's pseudonym of the pair."""
 
-    pair: UUID
-    cycle_id: UUID
+    pair: UUID = Field(description=PAIR)
+    cycle_id: UUID = Field(description=CYCLE)
 
 
 class PairEnded(PartnerEvent):
     """A pair ended before its cycle did (the reason stays with the programme)."""
 
-    pair: UUID
-    cycle_id: UUID
+    pair: UUID = Field(description=PAIR)
+    cycle_id: UUID = Field(description=CYCLE)
 
 
 class MeetingHeld(PartnerEvent):
     """A pair meeting was held: its month, length and form, never its day or topics."""
 
-    pair: UUID
-    cycle_id: UUID
-    month: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="YYYY-MM")
-    minutes: int = Field(gt=0, le=24 * 60)
-    mode: MeetingMode
+    pair: UUID = Field(description=PAIR)
+    cycle_id: UUID = Field(description=CYCLE)
+    month: str = Field(
+        pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="The month it was held in, YYYY-MM"
+    )
+    minutes: int = Field(gt=0, le=24 * 60, description="How long it lasted, in minutes")
+    mode: MeetingMode = Field(description="`online` or `in_person`")
 
 
 class OutcomeRecorded(PartnerEvent):
     """A mentee's outcome was recorded. No person and no pair: only the cycle counts."""
 
-    cycle_id: UUID
-    outcome: Outcome
+    cycle_id: UUID = Field(description=CYCLE)
+    outcome: Outcome = Field(description="The outcome, one of the programme's six classes")
 
 
 PARTNER_EVENTS: dict[str, type[PartnerEvent]] = {
@@ -100,14 +105,17 @@ class PartnerEnvelope(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     specversion: Literal["1.0"] = "1.0"
-    id: UUID = Field(description="The same on every redelivery: de-duplicate by it")
+    id: UUID = Field(
+        description="The message's id, also its `Nats-Msg-Id`: the same on every "
+        "redelivery, so de-duplicate by it"
+    )
     source: Literal["/womento/partner-feed"] = "/womento/partner-feed"
     type: str = Field(description="`womento.partner.<event>.v<version>`")
-    time: AwareDatetime
+    time: AwareDatetime = Field(description="When it happened (RFC 3339, with its offset)")
     datacontenttype: Literal["application/json"] = "application/json"
-    organisationid: UUID
-    partnerid: UUID
-    data: dict[str, object]
+    organisationid: UUID = Field(description="The organisation (programme operator) it is from")
+    partnerid: UUID = Field(description="The partner this copy is for: you")
+    data: dict[str, object] = Field(description="The event: its schema depends on `type`")
 
     def open(self) -> PartnerEvent:
         return PARTNER_EVENTS[self.type].model_validate(self.data)
