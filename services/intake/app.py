@@ -9,7 +9,16 @@ from services.intake.auth.routes import router as auth_router
 from services.intake.imports import router as imports_router
 from services.intake.partners import feed as partner_feed
 from services.intake.partners.gateway import partner_gateway
-from services.intake.web import apply, coordinator, cycles, matching, outcomes, reports, schedule
+from services.intake.web import (
+    apply,
+    coordinator,
+    cycles,
+    matching,
+    outcomes,
+    partners,
+    reports,
+    schedule,
+)
 from services.intake.web import surveys as survey_screens
 from services.intake.web.errors import html_error_page
 from shared.bus import Subscription
@@ -43,6 +52,7 @@ DEFINITION = ServiceDefinition(
         survey_screens.router,
         mail.router,
         imports_router,
+        partners.router,
     ],
     exception_handlers={StarletteHTTPException: html_error_page},
     workers=[mail.mail_worker, partner_gateway],
