@@ -32,9 +32,7 @@ async def test_admin_adds_a_partner_issues_and_revokes_a_credential(stack, db) -
     base = stack["intake"].base_url
     org = await create_organisation(stack.database_url)
     admin_email = await add_coordinator(stack.database_url, org, role="admin")
-    admin_id = await db.fetchval(
-        "SELECT id FROM intake.coordinators WHERE email = $1", admin_email
-    )
+    admin_id = await db.fetchval("SELECT id FROM intake.coordinators WHERE email = $1", admin_email)
     for role in ("coordinator", "viewer"):
         other = await logged_in(base, await add_coordinator(stack.database_url, org, role=role))
         assert (await other.get(SCREEN)).status_code == 403
@@ -66,9 +64,7 @@ async def test_admin_adds_a_partner_issues_and_revokes_a_credential(stack, db) -
 
     created = await admin.post(SCREEN, data={"name": "TE-palvelut", "csrf_token": token})
     assert created.status_code == 303
-    partner_id = await db.fetchval(
-        "SELECT id FROM intake.partners WHERE organisation_id = $1", org
-    )
+    partner_id = await db.fetchval("SELECT id FROM intake.partners WHERE organisation_id = $1", org)
     screen = await admin.get(SCREEN)
     assert "TE-palvelut" in screen.text
     duplicate = await admin.post(
@@ -126,7 +122,7 @@ async def test_admin_adds_a_partner_issues_and_revokes_a_credential(stack, db) -
     )
     assert revoked.status_code == 303 and "done=revoked" in revoked.headers["location"]
     await asyncio.wait_for(client.disconnected.wait(), timeout=10)
-    with pytest.raises(Exception, match="(?i)authorization"):
+    with pytest.raises(Exception, match=r"(?i)authorization"):
         await PartnerClient(document).connect()
 
     audited = await db.fetch(
