@@ -88,6 +88,12 @@ class Settings(BaseSettings):
     webhook_allow_private: bool = False
     """Development and tests: allow webhooks to loopback and private addresses."""
     webhook_timeout_seconds: float = Field(default=10, gt=0, le=60)
+    """One webhook request, from resolving the name to the response's status line."""
+    webhook_retry_seconds: float = Field(default=5, gt=0)
+    """First retry delay of a failed webhook delivery; the later ones keep the proportions of
+    `partners.domain.WEBHOOK_RETRY_SCHEDULE` (5 s, 5 min, 30 min, ... about 3 days in all)."""
+    webhook_scan_seconds: float = Field(default=5, gt=0)
+    """How often the webhook worker re-reads partners' webhooks (added, changed, removed)."""
 
     clock_file: Path | None = None
     """Simulations and tests: system time plus the offset in this file (`FileClock`)."""

@@ -10,15 +10,18 @@ and the checks on what an organisation admin types. No I/O.
   partner's, so a redelivered source event makes the same message (de-duplicated).
 - A credential's secret is 256 random bits; only its SHA-256 digest is stored (a random
   secret of that length needs no slow hash), compared in constant time.
+- Webhooks: Standard Webhooks signing and verifying, the retry schedule and what each
+  response means (`classify_attempt`); the delivery itself is `partners.webhooks`.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import ipaddress
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urlsplit
@@ -247,3 +250,153 @@ def credentials_document(
     if tls_ca_file:
         document["tls_ca_file"] = tls_ca_file
     return document
+
+
+# --- webhooks (Standard Webhooks 1.0, https://www.standardwebhooks.com) -------------------------
+#
+# A webhook is a POST of the partner's message (the envelope JSON exactly as stored in
+# `PARTNER_FEED`) with `webhook-id` (the envelope's id: the same on every retry and replay,
+# the receiver's idempotency key), `webhook-timestamp` (unix seconds of this attempt) and
+# `webhook-signature` (`v1,` + base64 HMAC-SHA256 of `{id}.{timestamp}.{body}` under the
+# secret's bytes: the base64 after `whsec_`).
+
+WEBHOOK_SECRET_PREFIX = "whsec_"
+WEBHOOK_TOLERANCE_SECONDS = 5 * 60
+"""How far a receiver should accept `webhook-timestamp` from its own clock (the spec's)."""
+
+WEBHOOK_RETRY_SCHEDULE: tuple[int, ...] = (1, 60, 360, 1440, 3600, 7200, 10080, 14400, 17280)
+"""Delays before the 2nd, 3rd, ... attempt, in units of `Settings.webhook_retry_seconds`.
+With the default 5 s this is the Standard Webhooks example schedule: 5 s, 5 min, 30 min,
+2 h, 5 h, 10 h, 14 h, 20 h and 24 h, i.e. ten attempts over about 3 days and 4 hours;
+after the last one the delivery is `failed` (an admin can replay it)."""
+MAX_WEBHOOK_ATTEMPTS = len(WEBHOOK_RETRY_SCHEDULE) + 1
+RETRY_JITTER = 0.1
+"""Up to 10 % is added to each delay so that retries after an outage do not arrive at once."""
+
+DELIVERED, RETRYING, FAILED, PENDING = "delivered", "retrying", "failed", "pending"
+DELIVERY_OUTCOMES = (PENDING, DELIVERED, RETRYING, FAILED)
+
+
+class WebhookVerificationError(ValueError):
+    """A webhook whose headers or signature do not check out."""
+
+
+def webhook_key(secret: str) -> bytes:
+    """The HMAC key of a `whsec_...` secret (the prefix is optional, as in the spec)."""
+    encoded = secret.removeprefix(WEBHOOK_SECRET_PREFIX)
+    try:
+        return base64.b64decode(encoded, validate=True)
+    except ValueError as exc:
+        raise ValueError("a webhook secret is `whsec_` and base64") from exc
+
+
+def sign_webhook(secret: str, message_id: str, timestamp: int, body: bytes) -> str:
+    """One `v1,<base64>` signature of the body as sent."""
+    signed = f"{message_id}.{timestamp}.".encode() + body
+    digest = hmac.new(webhook_key(secret), signed, "sha256").digest()
+    return "v1," + base64.b64encode(digest).decode()
+
+
+def webhook_headers(secret: str, message_id: str, timestamp: int, body: bytes) -> dict[str, str]:
+    return {
+        "content-type": "application/json",
+        "webhook-id": message_id,
+        "webhook-timestamp": str(timestamp),
+        "webhook-signature": sign_webhook(secret, message_id, timestamp, body),
+    }
+
+
+def verify_webhook(
+    secret: str,
+    headers: Mapping[str, str],
+    body: bytes,
+    *,
+    now: float,
+    tolerance_seconds: float = WEBHOOK_TOLERANCE_SECONDS,
+) -> str:
+    """What a receiver does: returns the `webhook-id` (to de-duplicate by) or raises
+    `WebhookVerificationError`. Any one of the space-separated `v1` signatures may match
+    (several are sent while a secret is rotated); compared in constant time."""
+    lowered = {name.lower(): value for name, value in headers.items()}
+    message_id = lowered.get("webhook-id")
+    timestamp_text = lowered.get("webhook-timestamp")
+    signatures = lowered.get("webhook-signature")
+    if not message_id or not timestamp_text or not signatures:
+        raise WebhookVerificationError("missing webhook headers")
+    try:
+        timestamp = int(timestamp_text)
+    except ValueError as exc:
+        raise WebhookVerificationError("invalid webhook-timestamp") from exc
+    if abs(now - timestamp) > tolerance_seconds:
+        raise WebhookVerificationError("webhook-timestamp too old or too new")
+    expected = sign_webhook(secret, message_id, timestamp, body)
+    for candidate in signatures.split():
+        if candidate.startswith("v1,") and hmac.compare_digest(candidate, expected):
+            return message_id
+    raise WebhookVerificationError("no matching signature")
+
+
+@dataclass(frozen=True)
+class DeliveryDecision:
+    """What follows one attempt: its outcome, the delay before the next (when retrying), and
+    whether the receiver asked to stop the webhook altogether (410 Gone)."""
+
+    outcome: str
+    retry_in_seconds: float | None = None
+    stop_webhook: bool = False
+
+
+def retry_delay(attempt: int, base_seconds: float, jitter: float = 0.0) -> float | None:
+    """Seconds to wait after failed attempt number `attempt` (1-based); None: give up.
+    `jitter` in [0, 1) adds up to `RETRY_JITTER` of the delay."""
+    if attempt < 1 or attempt > len(WEBHOOK_RETRY_SCHEDULE):
+        return None
+    delay = WEBHOOK_RETRY_SCHEDULE[attempt - 1] * base_seconds
+    return delay * (1 + RETRY_JITTER * min(max(jitter, 0.0), 1.0))
+
+
+def classify_attempt(
+    *,
+    status_code: int | None,
+    attempt: int,
+    base_seconds: float,
+    retry_after: float | None = None,
+    jitter: float = 0.0,
+) -> DeliveryDecision:
+    """The spec's status handling. 2xx: delivered. 410: failed, and the webhook is stopped
+    (an admin sets it again to resume). Anything else, including 3xx (redirects are not
+    followed), 4xx, 5xx and no response at all (`status_code` None: timeout, refused, TLS,
+    a private address): retried on the schedule, honouring a longer `Retry-After` up to the
+    schedule's longest step, until `MAX_WEBHOOK_ATTEMPTS`, then failed."""
+    if status_code is not None and 200 <= status_code <= 299:
+        return DeliveryDecision(DELIVERED)
+    if status_code == 410:
+        return DeliveryDecision(FAILED, stop_webhook=True)
+    delay = retry_delay(attempt, base_seconds, jitter)
+    if delay is None:
+        return DeliveryDecision(FAILED)
+    if retry_after is not None:
+        longest = WEBHOOK_RETRY_SCHEDULE[-1] * base_seconds
+        delay = max(delay, min(retry_after, longest))
+    return DeliveryDecision(RETRYING, retry_in_seconds=delay)
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """`Retry-After` in seconds (the HTTP-date form is ignored); None if absent or bad."""
+    if value is None or not value.strip().isdigit():
+        return None
+    return float(value.strip())
+
+
+def is_public_address(address: str) -> bool:
+    """An IP address a webhook may be sent to outside development: globally routable, and
+    not an IPv4 private address hidden in an IPv6 mapped or 6to4 form."""
+    try:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+    except ValueError:
+        return False
+    if isinstance(ip, ipaddress.IPv6Address):
+        embedded = ip.ipv4_mapped or ip.sixtofour
+        if embedded is not None and not embedded.is_global:
+            return False
+    return ip.is_global and not ip.is_multicast

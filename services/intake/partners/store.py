@@ -12,6 +12,7 @@ import logging
 import os
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 from uuid import UUID, uuid4
 
 import sqlalchemy as sa
@@ -24,9 +25,11 @@ from services.intake.partners.tables import (
     partner_audit,
     partner_connections,
     partner_credentials,
+    partner_webhook_deliveries,
     partners,
 )
-from shared.crypto import PersonalDataVault
+from shared.crypto import PersonalDataVault, vault_for
+from shared.settings import Environment, Settings
 
 log = logging.getLogger(__name__)
 
@@ -466,3 +469,425 @@ async def application_counts(session: AsyncSession, cycle_id: UUID) -> tuple[int
     ).all()
     counts = {role: count for role, count in rows}
     return counts.get("mentee", 0), counts.get("mentor", 0)
+
+
+# --- webhooks ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WebhookDelivery:
+    """One row of a partner's webhook delivery log: an attempt, or a replay not yet tried.
+
+    `outcome`: `pending` (a replay waiting for its attempt), `delivered` (2xx), `retrying`
+    (failed; the next attempt is at `next_attempt_at`) or `failed` (given up, or 410 Gone).
+    `trigger`: `feed` (the event's own delivery) or `replay` (asked for by `requested_by`).
+    `status_code` is the receiver's answer; `error` a short code when there was none
+    (`timeout`, `connect_error`, `tls_error`, `private_address`, `dns_error`, ...)."""
+
+    id: int
+    partner_id: UUID
+    event_id: UUID
+    event_type: str
+    trigger: str
+    attempt: int
+    outcome: str
+    attempted_at: datetime | None
+    status_code: int | None
+    error: str | None
+    duration_ms: int | None
+    next_attempt_at: datetime | None
+    requested_by: UUID | None
+    requested_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Webhook:
+    """A partner's webhook as its admin sees it (the secret is never shown again)."""
+
+    partner_id: UUID
+    url: str | None
+    stopped_at: datetime | None
+    """When the receiver answered 410 Gone; nothing is sent until the webhook is set again."""
+
+
+@dataclass(frozen=True)
+class WebhookTarget:
+    """What the worker needs to deliver to one partner (`partners.webhooks`)."""
+
+    partner_id: UUID
+    organisation_id: UUID
+    url: str
+    secret: str
+
+
+def _delivery(row: sa.Row[Any]) -> WebhookDelivery:
+    return WebhookDelivery(
+        id=row.id,
+        partner_id=row.partner_id,
+        event_id=row.event_id,
+        event_type=row.event_type,
+        trigger=row.trigger,
+        attempt=row.attempt,
+        outcome=row.outcome,
+        attempted_at=row.attempted_at,
+        status_code=row.status_code,
+        error=row.error,
+        duration_ms=row.duration_ms,
+        next_attempt_at=row.next_attempt_at,
+        requested_by=row.requested_by,
+        requested_at=row.requested_at,
+    )
+
+
+async def set_webhook(
+    session: AsyncSession,
+    *,
+    organisation_id: UUID,
+    partner_id: UUID,
+    url: str,
+    actor: UUID | None,
+    now: datetime,
+    settings: Settings,
+    rotate: bool = False,
+) -> str | None:
+    """Set, change or (with an empty `url`) remove a partner's webhook; returns the new
+    signing secret, shown once, when the webhook had none or `rotate` is asked, else None.
+    Setting it resumes a webhook its receiver stopped (410). `PartnerInputError` names the
+    field (`webhook_url`, or `partner` when not found in this organisation) and nothing is
+    written. The change reaches the worker within `webhook_scan_seconds`."""
+    cleaned = domain.check_webhook_url(
+        url,
+        require_https=settings.env is Environment.PRODUCTION,
+        allow_private=settings.webhook_allow_private,
+    )
+    row = (
+        await session.execute(
+            sa.select(partners.c.wrapped_key, partners.c.webhook_url, partners.c.webhook_secret)
+            .where(
+                partners.c.id == partner_id,
+                partners.c.organisation_id == organisation_id,
+                partners.c.disabled_at.is_(None),
+            )
+            .with_for_update()
+        )
+    ).one_or_none()
+    if row is None:
+        raise domain.PartnerInputError("partner", "not_found", "no such partner")
+    secret: str | None = None
+    values: dict[str, Any] = {"webhook_url": cleaned, "webhook_stopped_at": None}
+    if cleaned is None:
+        values["webhook_secret"] = None
+        detail = "removed"
+    else:
+        if row.webhook_secret is None or rotate:
+            secret = new_webhook_secret()
+            values["webhook_secret"] = vault_for(settings.secret_key).encrypt(
+                row.wrapped_key, partner_id, {"secret": secret}
+            )
+        detail = "set" if row.webhook_url is None else "rotated" if rotate else "changed"
+    await session.execute(partners.update().where(partners.c.id == partner_id).values(**values))
+    await audit(
+        session,
+        organisation_id=organisation_id,
+        partner_id=partner_id,
+        action="webhook_changed",
+        actor=actor,
+        detail=detail,
+        at=now,
+    )
+    return secret
+
+
+async def get_webhook(
+    session: AsyncSession, organisation_id: UUID, partner_id: UUID
+) -> Webhook | None:
+    row = (
+        await session.execute(
+            sa.select(partners.c.webhook_url, partners.c.webhook_stopped_at).where(
+                partners.c.id == partner_id, partners.c.organisation_id == organisation_id
+            )
+        )
+    ).one_or_none()
+    return None if row is None else Webhook(partner_id, row.webhook_url, row.webhook_stopped_at)
+
+
+async def list_deliveries(
+    session: AsyncSession, organisation_id: UUID, partner_id: UUID, limit: int = 50
+) -> list[WebhookDelivery]:
+    """The partner's delivery log, newest first (attempts and pending replays)."""
+    rows = (
+        await session.execute(
+            sa.select(partner_webhook_deliveries)
+            .where(
+                partner_webhook_deliveries.c.organisation_id == organisation_id,
+                partner_webhook_deliveries.c.partner_id == partner_id,
+            )
+            .order_by(partner_webhook_deliveries.c.id.desc())
+            .limit(max(1, min(limit, 500)))
+        )
+    ).all()
+    return [_delivery(row) for row in rows]
+
+
+async def replay_delivery(
+    session: AsyncSession,
+    *,
+    organisation_id: UUID,
+    delivery_id: int,
+    actor: UUID | None,
+    now: datetime,
+) -> WebhookDelivery:
+    """The replay button: deliver that row's event again, whatever its outcome, with the
+    same `webhook-id` (the message is read again from `PARTNER_FEED` by its sequence).
+    Returns the pending replay (an existing one for the same event, if any: pressing twice
+    replays once). `PartnerInputError`: `delivery` not found in this organisation, or
+    `webhook_url` when the partner has no webhook, is disabled or its webhook stopped."""
+    d = partner_webhook_deliveries
+    found = (
+        await session.execute(
+            sa.select(d, partners.c.webhook_url, partners.c.webhook_stopped_at)
+            .join(partners, partners.c.id == d.c.partner_id)
+            .where(
+                d.c.id == delivery_id,
+                d.c.organisation_id == organisation_id,
+                partners.c.organisation_id == organisation_id,
+                partners.c.disabled_at.is_(None),
+            )
+        )
+    ).one_or_none()
+    if found is None:
+        raise domain.PartnerInputError("delivery", "not_found", "no such delivery")
+    if found.webhook_url is None:
+        raise domain.PartnerInputError("webhook_url", "no_webhook", "the partner has no webhook")
+    if found.webhook_stopped_at is not None:
+        raise domain.PartnerInputError(
+            "webhook_url", "stopped", "the receiver stopped this webhook; set it again first"
+        )
+    pending = (
+        await session.execute(
+            sa.select(d).where(
+                d.c.partner_id == found.partner_id,
+                d.c.event_id == found.event_id,
+                d.c.outcome == domain.PENDING,
+            )
+        )
+    ).first()
+    if pending is not None:
+        return _delivery(pending)
+    row = (
+        await session.execute(
+            d.insert()
+            .values(
+                organisation_id=organisation_id,
+                partner_id=found.partner_id,
+                event_id=found.event_id,
+                event_type=found.event_type,
+                stream_sequence=found.stream_sequence,
+                trigger="replay",
+                attempt=1,
+                outcome=domain.PENDING,
+                next_attempt_at=now,
+                requested_by=actor,
+                requested_at=now,
+            )
+            .returning(d)
+        )
+    ).one()
+    await audit(
+        session,
+        organisation_id=organisation_id,
+        partner_id=found.partner_id,
+        action="webhook_replayed",
+        actor=actor,
+        detail=str(found.event_id),
+        at=now,
+    )
+    return _delivery(row)
+
+
+# --- the webhook worker ---------------------------------------------------------------------------
+
+
+async def webhook_targets(session: AsyncSession, vault: PersonalDataVault) -> list[WebhookTarget]:
+    """Every partner to deliver webhooks to: a webhook set, not stopped, partner enabled."""
+    rows = (
+        await session.execute(
+            sa.select(
+                partners.c.id,
+                partners.c.organisation_id,
+                partners.c.webhook_url,
+                partners.c.wrapped_key,
+                partners.c.webhook_secret,
+            ).where(
+                partners.c.webhook_url.is_not(None),
+                partners.c.webhook_secret.is_not(None),
+                partners.c.webhook_stopped_at.is_(None),
+                partners.c.disabled_at.is_(None),
+            )
+        )
+    ).all()
+    return [
+        WebhookTarget(
+            partner_id=row.id,
+            organisation_id=row.organisation_id,
+            url=row.webhook_url,
+            secret=str(vault.decrypt(row.wrapped_key, row.id, row.webhook_secret)["secret"]),
+        )
+        for row in rows
+    ]
+
+
+async def enabled_partner_ids(session: AsyncSession) -> set[UUID]:
+    """Partners not disabled (a disabled partner's webhook consumer is deleted)."""
+    return set(
+        await session.scalars(sa.select(partners.c.id).where(partners.c.disabled_at.is_(None)))
+    )
+
+
+async def was_delivered(session: AsyncSession, partner_id: UUID, event_id: UUID) -> bool:
+    """Whether the event's own delivery already got a 2xx (a redelivered message after a
+    crash between the response and the acknowledgement is then not sent again)."""
+    d = partner_webhook_deliveries
+    found = await session.scalar(
+        sa.select(d.c.id)
+        .where(
+            d.c.partner_id == partner_id,
+            d.c.event_id == event_id,
+            d.c.trigger == "feed",
+            d.c.outcome == domain.DELIVERED,
+        )
+        .limit(1)
+    )
+    return found is not None
+
+
+async def record_attempt(
+    session: AsyncSession,
+    *,
+    target: WebhookTarget,
+    event_id: UUID,
+    event_type: str,
+    stream_sequence: int,
+    trigger: str,
+    attempt: int,
+    outcome: str,
+    attempted_at: datetime,
+    status_code: int | None,
+    error: str | None,
+    duration_ms: int,
+    next_attempt_at: datetime | None,
+    requested_by: UUID | None = None,
+    requested_at: datetime | None = None,
+) -> None:
+    await session.execute(
+        partner_webhook_deliveries.insert().values(
+            organisation_id=target.organisation_id,
+            partner_id=target.partner_id,
+            event_id=event_id,
+            event_type=event_type,
+            stream_sequence=stream_sequence,
+            trigger=trigger,
+            attempt=attempt,
+            outcome=outcome,
+            attempted_at=attempted_at,
+            status_code=status_code,
+            error=error,
+            duration_ms=duration_ms,
+            next_attempt_at=next_attempt_at,
+            requested_by=requested_by,
+            requested_at=requested_at,
+        )
+    )
+
+
+async def claim_replay(
+    session: AsyncSession, partner_id: UUID, now: datetime, lease: timedelta
+) -> WebhookDelivery | None:
+    """The partner's next due pending replay, leased for `lease` (its `next_attempt_at` moves
+    on by that much, so another copy of intake skips it, and a crash retries it later)."""
+    d = partner_webhook_deliveries
+    due = (
+        sa.select(d.c.id)
+        .where(
+            d.c.partner_id == partner_id, d.c.outcome == domain.PENDING, d.c.next_attempt_at <= now
+        )
+        .order_by(d.c.next_attempt_at)
+        .limit(1)
+        .with_for_update(skip_locked=True)
+        .scalar_subquery()
+    )
+    row = (
+        await session.execute(
+            d.update().where(d.c.id == due).values(next_attempt_at=now + lease).returning(d)
+        )
+    ).one_or_none()
+    return None if row is None else _delivery(row)
+
+
+async def finish_replay(
+    session: AsyncSession,
+    replay: WebhookDelivery,
+    *,
+    outcome: str,
+    attempted_at: datetime,
+    status_code: int | None,
+    error: str | None,
+    duration_ms: int,
+    next_attempt_at: datetime | None,
+) -> None:
+    """Record a replay's attempt on its row; when it is to be retried, the next attempt is
+    a new pending row (so the log keeps one row per attempt)."""
+    d = partner_webhook_deliveries
+    await session.execute(
+        d.update()
+        .where(d.c.id == replay.id)
+        .values(
+            outcome=outcome,
+            attempted_at=attempted_at,
+            status_code=status_code,
+            error=error,
+            duration_ms=duration_ms,
+            next_attempt_at=next_attempt_at,
+        )
+    )
+    if outcome == domain.RETRYING:
+        await session.execute(
+            d.insert().values(
+                organisation_id=(
+                    sa.select(d.c.organisation_id).where(d.c.id == replay.id).scalar_subquery()
+                ),
+                partner_id=replay.partner_id,
+                event_id=replay.event_id,
+                event_type=replay.event_type,
+                stream_sequence=(
+                    sa.select(d.c.stream_sequence).where(d.c.id == replay.id).scalar_subquery()
+                ),
+                trigger="replay",
+                attempt=replay.attempt + 1,
+                outcome=domain.PENDING,
+                next_attempt_at=next_attempt_at,
+                requested_by=replay.requested_by,
+                requested_at=replay.requested_at,
+            )
+        )
+
+
+async def stop_webhook(
+    session: AsyncSession, target: WebhookTarget, *, now: datetime, status_code: int
+) -> None:
+    """The receiver answered 410 Gone: nothing more is sent until an admin sets it again."""
+    stopped = await session.scalar(
+        partners.update()
+        .where(partners.c.id == target.partner_id, partners.c.webhook_stopped_at.is_(None))
+        .values(webhook_stopped_at=now)
+        .returning(partners.c.id)
+    )
+    if stopped is not None:
+        await audit(
+            session,
+            organisation_id=target.organisation_id,
+            partner_id=target.partner_id,
+            action="webhook_stopped",
+            detail=f"http_{status_code}",
+            at=now,
+        )

@@ -6,6 +6,9 @@
 - `partner_connections`: live connections the auth callout admitted, so that revoking a
   credential can disconnect them (`server_id`, `client_id` are the server's own).
 - `partner_audit`: who issued, revoked or used what, and what was refused (ids only).
+- `partner_webhook_deliveries` (migration 0009): one row per webhook attempt, or per replay
+  an admin asked for and not yet attempted; status codes and short error codes only, never
+  a body. `partners.webhook_stopped_at` is set when the receiver answered 410 Gone.
 """
 
 import sqlalchemy as sa
@@ -17,6 +20,8 @@ AUDIT_ACTIONS = (
     "partner_created",
     "partner_disabled",
     "webhook_changed",
+    "webhook_stopped",
+    "webhook_replayed",
     "credential_issued",
     "credential_revoked",
     "connection_admitted",
@@ -35,6 +40,7 @@ partners = sa.Table(
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("created_by", UUID(as_uuid=True), comment="coordinator id; null: by command"),
     sa.Column("disabled_at", sa.DateTime(timezone=True)),
+    sa.Column("webhook_stopped_at", sa.DateTime(timezone=True), comment="410 Gone; 0009"),
     sa.UniqueConstraint("organisation_id", "name", name="partners_name_unique"),
 )
 
@@ -73,4 +79,33 @@ partner_audit = sa.Table(
     sa.Column("detail", sa.Text, comment="a short code (why refused), never a secret"),
     sa.Column("actor", UUID(as_uuid=True), comment="coordinator id; null: system or command"),
     sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+)
+
+partner_webhook_deliveries = sa.Table(
+    "partner_webhook_deliveries",
+    metadata,
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column("organisation_id", UUID(as_uuid=True), nullable=False),
+    sa.Column("partner_id", sa.ForeignKey("partners.id"), nullable=False),
+    sa.Column("event_id", UUID(as_uuid=True), nullable=False, comment="envelope id = webhook-id"),
+    sa.Column("event_type", sa.Text, nullable=False),
+    sa.Column("stream_sequence", sa.BigInteger, nullable=False, comment="in PARTNER_FEED"),
+    sa.Column("trigger", sa.Text, nullable=False, comment="feed or replay"),
+    sa.Column("attempt", sa.Integer, nullable=False),
+    sa.Column("outcome", sa.Text, nullable=False, comment="pending/delivered/retrying/failed"),
+    sa.Column("attempted_at", sa.DateTime(timezone=True), comment="null while pending"),
+    sa.Column("status_code", sa.Integer),
+    sa.Column("error", sa.Text, comment="a short code (timeout, connect_error...), never a body"),
+    sa.Column("duration_ms", sa.Integer),
+    sa.Column("next_attempt_at", sa.DateTime(timezone=True)),
+    sa.Column("requested_by", UUID(as_uuid=True), comment="replays: the coordinator"),
+    sa.Column("requested_at", sa.DateTime(timezone=True), comment="replays"),
+    sa.Index("ix_partner_webhook_deliveries_partner", "organisation_id", "partner_id", "id"),
+    sa.Index("ix_partner_webhook_deliveries_event", "partner_id", "event_id"),
+    sa.Index(
+        "ix_partner_webhook_deliveries_pending",
+        "partner_id",
+        "next_attempt_at",
+        postgresql_where=sa.text("outcome = 'pending'"),
+    ),
 )
