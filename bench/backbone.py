@@ -82,10 +82,10 @@ class Results:
 class Bench:
     """The servers, the service processes started so far, and the scenarios."""
 
-    def __init__(self, workdir: Path, events: int) -> None:
+    def __init__(self, workdir: Path, events: int, nats_server: NatsServer | None = None) -> None:
         self.workdir = workdir
         self.events = events
-        self.nats = NatsServer(workdir / "nats")
+        self.nats = nats_server or NatsServer(workdir / "nats")
         self.pg = PostgresServer(workdir / "postgres", durable=True)
         self.running: list[ServiceProcess] = []
         self.results = Results()
@@ -105,8 +105,7 @@ class Bench:
         return url, asyncpg_dsn(url)
 
     async def start_services(self, names: Sequence[str], database_url: str, label: str) -> None:
-        env = {**SERVICE_ENV, "NATS_URL": self.nats.url, "DATABASE_URL": database_url}
-        env["WOMENTO_NATS_CREDENTIALS_DIR"] = str(self.nats.credentials_dir)
+        env = {**SERVICE_ENV, **self.nats.service_env(), "DATABASE_URL": database_url}
         log_dir = self.workdir / "logs" / label
         started = []
         for name in names:

@@ -16,6 +16,7 @@ import pwd
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -132,23 +133,30 @@ def find_nats_server() -> str:
 class NatsServer:
     """A JetStream-enabled nats-server keeping its streams in `data_dir`.
 
-    It always requires credentials: the identities' seeds are made once in
-    `data_dir/credentials` (kept across restarts) and the accounts, users and permissions of
-    `shared.natsauth` written to `data_dir/accounts.conf`, which the server loads.
+    It requires credentials: the identities' seeds are made once in `data_dir/credentials`
+    (kept across restarts) and the accounts, users and permissions of `shared.natsauth`
+    written to `data_dir/accounts.conf`, which the server loads. `auth=False` exists only
+    for `bench/auth.py`, which measures what authentication costs: an open server with one
+    account, as before issue 11; nothing else may use it.
     """
 
-    def __init__(self, data_dir: Path, port: int | None = None, *, tls: bool = False) -> None:
+    def __init__(
+        self, data_dir: Path, port: int | None = None, *, tls: bool = False, auth: bool = True
+    ) -> None:
         self.data_dir = data_dir
         self.tls = tls
+        self.auth = auth
+        if tls and not auth:
+            raise ValueError("TLS is configured with the accounts: it needs auth=True")
         self.port = port or free_port()
         self.monitor_port = free_port()
         self.config_path = data_dir / "accounts.conf"
+        config = ["-c", str(self.config_path)] if auth else []
         self.proc = ManagedProcess(
             "nats",
             [
                 find_nats_server(),
-                "-c",
-                str(self.config_path),
+                *config,
                 "-a",
                 "127.0.0.1",
                 "-p",
@@ -177,20 +185,35 @@ class NatsServer:
     def credentials_dir(self) -> Path:
         return self.data_dir / "credentials"
 
-    def connect_options(self, identity: str = natsauth.ADMIN) -> dict[str, str]:
+    def connect_options(self, identity: str = natsauth.ADMIN) -> dict[str, Any]:
         """`nats.connect(server.url, **server.connect_options())`: as that identity."""
-        return natsauth.client_options(self.credentials_dir, identity)
+        options: dict[str, Any] = natsauth.client_options(
+            self.credentials_dir if self.auth else None, identity
+        )
+        if self.tls_ca_file is not None:
+            options["tls"] = ssl.create_default_context(cafile=str(self.tls_ca_file))
+        return options
+
+    def service_env(self) -> dict[str, str]:
+        """What a service process needs to connect to this server."""
+        env = {"NATS_URL": self.url}
+        if self.auth:
+            env["WOMENTO_NATS_CREDENTIALS_DIR"] = str(self.credentials_dir)
+        if self.tls_ca_file is not None:
+            env["WOMENTO_NATS_TLS_CA_FILE"] = str(self.tls_ca_file)
+        return env
 
     def start(self, timeout: float = 20.0) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        credentials = natsauth.ensure_credentials(self.credentials_dir)
-        tls = None
-        if self.tls:
-            ca, cert, key = local_tls(self.data_dir / "tls")
-            tls = {"cert_file": str(cert), "key_file": str(key), "ca_file": str(ca)}
-        natsauth.write_server_config(
-            self.config_path, credentials, natsauth.service_definitions(), tls=tls
-        )
+        if self.auth:
+            credentials = natsauth.ensure_credentials(self.credentials_dir)
+            tls = None
+            if self.tls:
+                ca, cert, key = local_tls(self.data_dir / "tls")
+                tls = {"cert_file": str(cert), "key_file": str(key), "ca_file": str(ca)}
+            natsauth.write_server_config(
+                self.config_path, credentials, natsauth.service_definitions(), tls=tls
+            )
         self.proc.start()
         health = f"http://127.0.0.1:{self.monitor_port}/healthz?js-enabled-only=true"
         wait_until(lambda: self.proc.running and _http_ok(health), timeout, "NATS")
