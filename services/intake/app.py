@@ -9,6 +9,7 @@ from services.intake.auth.routes import router as auth_router
 from services.intake.imports import router as imports_router
 from services.intake.partners import feed as partner_feed
 from services.intake.partners.gateway import partner_gateway
+from services.intake.partners.webhooks import webhook_worker
 from services.intake.web import (
     apply,
     coordinator,
@@ -55,6 +56,6 @@ DEFINITION = ServiceDefinition(
         partners.router,
     ],
     exception_handlers={StarletteHTTPException: html_error_page},
-    workers=[mail.mail_worker, partner_gateway],
+    workers=[mail.mail_worker, partner_gateway, webhook_worker],
     static_dir=Path(__file__).parent / "web" / "static",
 )

@@ -488,6 +488,7 @@ class WebhookDelivery:
     partner_id: UUID
     event_id: UUID
     event_type: str
+    stream_sequence: int
     trigger: str
     attempt: int
     outcome: str
@@ -526,6 +527,7 @@ def _delivery(row: sa.Row[Any]) -> WebhookDelivery:
         partner_id=row.partner_id,
         event_id=row.event_id,
         event_type=row.event_type,
+        stream_sequence=row.stream_sequence,
         trigger=row.trigger,
         attempt=row.attempt,
         outcome=row.outcome,
@@ -824,6 +826,16 @@ async def claim_replay(
     return None if row is None else _delivery(row)
 
 
+async def partners_with_due_replays(session: AsyncSession, now: datetime) -> set[UUID]:
+    d = partner_webhook_deliveries
+    rows = await session.scalars(
+        sa.select(d.c.partner_id)
+        .where(d.c.outcome == domain.PENDING, d.c.next_attempt_at <= now)
+        .distinct()
+    )
+    return set(rows)
+
+
 async def finish_replay(
     session: AsyncSession,
     replay: WebhookDelivery,
@@ -859,9 +871,7 @@ async def finish_replay(
                 partner_id=replay.partner_id,
                 event_id=replay.event_id,
                 event_type=replay.event_type,
-                stream_sequence=(
-                    sa.select(d.c.stream_sequence).where(d.c.id == replay.id).scalar_subquery()
-                ),
+                stream_sequence=replay.stream_sequence,
                 trigger="replay",
                 attempt=replay.attempt + 1,
                 outcome=domain.PENDING,
