@@ -7,7 +7,8 @@ The server runs in configuration mode with four accounts (see `docs/partners.md`
   commands it answers); and `admin`, for operators' tools and the test suite.
 - `PARTNERS`: partner systems. None is in the server configuration: intake's auth callout
   admits each connection against the credentials in its database and grants it only its
-  own feed (`womento.partner.<organisation>.<partner>.>`). `partner-gateway` (intake) keeps
+  own feed (`womento.partner.<organisation>.<partner>.>`), through a pull consumer the
+  gateway creates for it. `partner-gateway` (intake) keeps
   the feed stream `PARTNER_FEED` and delivers webhooks from it.
 - `AUTH`: `auth-callout`, the user with which intake answers the server's authorization
   requests. The requests carry partners' secrets, so nothing else lives in this account.
@@ -175,8 +176,9 @@ def service_permissions(service: ServiceShape) -> Permissions:
 
 
 def gateway_permissions() -> Permissions:
-    """intake's user in `PARTNERS`: the feed stream (it alone publishes into it) and the
-    webhook consumers on it."""
+    """intake's user in `PARTNERS`: the feed stream (it alone publishes into it), the
+    partners' durable consumers and the webhook consumers on it, and the partners' replay
+    requests (answered through `allow_responses`)."""
     feed = PARTNER_FEED_STREAM
     return Permissions(
         publish=(
@@ -189,23 +191,47 @@ def gateway_permissions() -> Permissions:
             f"$JS.API.CONSUMER.MSG.NEXT.{feed}.*",
             f"$JS.ACK.{feed}.>",
         ),
-        subscribe=(f"{inbox_prefix(PARTNER_GATEWAY)}.>",),
+        subscribe=(f"{inbox_prefix(PARTNER_GATEWAY)}.>", partner_replay_subject("*")),
+        allow_responses=True,
     )
 
 
-def partner_permissions(*, organisation_id: str, partner_id: str, durable: str) -> Permissions:
-    """One partner's connection: its own durable consumer on its own feed subjects, pull
-    only, its own inbox. No stream listing, no direct get, no ephemeral or unfiltered
-    consumer (whose filter the server could not check against the subject), no publish."""
+PARTNER_REPLAY_PREFIX = "partner.replay"
+"""In `PARTNERS`: `partner.replay.<partner>`, a partner's request (served by intake's
+gateway) to read its feed again from a moment on."""
+
+
+def partner_replay_subject(partner_id: str) -> str:
+    return f"{PARTNER_REPLAY_PREFIX}.{partner_id}"
+
+
+def partner_permissions(*, partner_id: str, durable: str) -> Permissions:
+    """One partner's connection: pull from and ack its own durable consumer, ask for a
+    replay of its own feed, read its own inbox. Nothing else: no stream listing, no direct
+    get, no publish, and no consumer creation or deletion at all.
+
+    The gateway creates each partner's durable (a pull consumer filtered on the partner's
+    own feed subjects, `gateway.ensure_partner_consumer`) when it admits the connection.
+    Partners may not create consumers themselves because the server does not check a push
+    consumer's `deliver_subject` against its creator's permissions (nats-server 2.15,
+    nats-io/nats-server#8274): a partner allowed `CONSUMER.CREATE` on its own durable and
+    filter could point the deliveries of its feed at another partner's inbox subscription
+    or any other subject a client listens on in `PARTNERS` (tests/e2e/test_bus_permissions.py).
+    A replay from a date, which needs a new consumer (the deliver policy of a consumer cannot
+    change), is a request to the gateway (`partner_replay_subject`), which re-creates the
+    durable as a pull consumer starting at that moment.
+
+    What remains: the server does not check a pull request's reply subject either, so a
+    partner can have its own feed's messages delivered to a subject it names. In `PARTNERS`
+    the only subscriptions are random inboxes and `partner.replay.*`, whose responder
+    ignores anything whose reply is not the partner's own inbox."""
     feed = PARTNER_FEED_STREAM
-    subjects = partner_subject_filter(organisation_id, partner_id)
     return Permissions(
         publish=(
-            f"$JS.API.CONSUMER.CREATE.{feed}.{durable}.{subjects}",
             f"$JS.API.CONSUMER.INFO.{feed}.{durable}",
-            f"$JS.API.CONSUMER.DELETE.{feed}.{durable}",
             f"$JS.API.CONSUMER.MSG.NEXT.{feed}.{durable}",
             f"$JS.ACK.{feed}.{durable}.>",
+            partner_replay_subject(partner_id),
         ),
         subscribe=(f"{partner_inbox_prefix(partner_id)}.>",),
     )

@@ -17,7 +17,6 @@ from uuid import UUID
 
 import nats
 import pytest
-from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from shared import natsauth
 from shared.launcher import ROOT
@@ -92,18 +91,9 @@ class PartnerClient:
         return self.nc
 
     async def subscribe(self) -> Any:
+        """Bind its durable, which the gateway made when it admitted the connection."""
         js = self.nc.jetstream()
         durable = self.document["durable"]
-        await js.add_consumer(
-            self.document["stream"],
-            config=ConsumerConfig(
-                name=durable,
-                durable_name=durable,
-                filter_subject=self.document["filter_subject"],
-                deliver_policy=DeliverPolicy.ALL,
-                ack_policy=AckPolicy.EXPLICIT,
-            ),
-        )
         return await js.pull_subscribe_bind(durable=durable, stream=self.document["stream"])
 
 

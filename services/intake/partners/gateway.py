@@ -1,4 +1,4 @@
-"""intake's door to the partners' NATS account, one worker with three parts:
+"""intake's door to the partners' NATS account, one worker with four parts:
 
 - the bridge: a durable consumer on `WOMENTO_PARTNER` (in the services' account) whose
   every message is published into `PARTNER_FEED` (in `PARTNERS`) with its own id as
@@ -8,7 +8,11 @@
 - the auth callout: the server asks intake about every connection to `PARTNERS`; the
   credential id (NATS user) and secret (password) are checked against the database
   (`domain.refusal`), and an admitted partner gets only its own feed
-  (`natsauth.partner_permissions`) for at most `partner_session_minutes`;
+  (`natsauth.partner_permissions`) for at most `partner_session_minutes`, through the pull
+  consumer the gateway keeps for it (partners cannot create consumers: see
+  `natsauth.partner_permissions` for why);
+- replays: a partner's request on `partner.replay.<partner>` re-creates its consumer
+  from the moment it names (`{"start_time": "<ISO 8601>"}`, or `{}` for the whole feed);
 - the sweep: every second, connections of revoked credentials or disabled partners are
   disconnected through the system account (`$SYS.REQ.SERVER.<id>.KICK`); their
   reconnection is refused by the callout.
@@ -22,13 +26,15 @@ import asyncio
 import contextlib
 import json
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import nats
 from nats.aio.client import Client as NatsClient
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
-from nats.js.errors import BadRequestError, FetchTimeoutError
+from nats.js.errors import BadRequestError, FetchTimeoutError, NotFoundError
 
 from services.intake.partners import domain, store
 from shared import natsauth
@@ -62,9 +68,13 @@ async def run_gateway(rt: Runtime) -> None:
         gateway = await _connect(rt, natsauth.PARTNER_GATEWAY)
         connections.append(gateway)
         await ensure_feed_stream(rt, gateway)
+        await gateway.subscribe(
+            natsauth.partner_replay_subject("*"), cb=ReplayResponder(gateway.jetstream()).handle
+        )
         callout = await _connect(rt, natsauth.AUTH_CALLOUT)
         connections.append(callout)
-        await CalloutResponder(callout, Authorizer(rt), _issuer_seed(rt), rt.clock).start()
+        authorizer = Authorizer(rt, gateway.jetstream())
+        await CalloutResponder(callout, authorizer, _issuer_seed(rt), rt.clock).start()
         kicker = await _connect(rt, natsauth.SYS_KICK)
         connections.append(kicker)
         log.info("partner gateway started")
@@ -156,14 +166,103 @@ async def bridge(rt: Runtime, gateway: NatsClient) -> None:
             await subscription.unsubscribe()
 
 
+# --- the partners' consumers -------------------------------------------------------------------
+
+
+def partner_consumer_config(
+    partner_id: str, filter_subject: str, start_time: datetime | None = None
+) -> ConsumerConfig:
+    """A partner's durable: pull (no `deliver_subject`), its own feed subjects only, from
+    the start of the feed or from `start_time`."""
+    durable = natsauth.partner_durable(partner_id)
+    return ConsumerConfig(
+        name=durable,
+        durable_name=durable,
+        filter_subject=filter_subject,
+        deliver_policy=DeliverPolicy.ALL if start_time is None else DeliverPolicy.BY_START_TIME,
+        opt_start_time=start_time,
+        ack_policy=AckPolicy.EXPLICIT,
+    )
+
+
+async def ensure_partner_consumer(
+    js: JetStreamContext, organisation_id: str, partner_id: str
+) -> None:
+    """The partner's durable exists as a pull consumer on its own feed; a consumer of that
+    name that is anything else (e.g. a push consumer made before partners lost
+    `CONSUMER.CREATE`) is replaced. An existing good one keeps its position."""
+    feed, durable = natsauth.PARTNER_FEED_STREAM, natsauth.partner_durable(partner_id)
+    filter_subject = natsauth.partner_subject_filter(organisation_id, partner_id)
+    try:
+        info = await js.consumer_info(feed, durable)
+    except NotFoundError:
+        info = None
+    if info is not None:
+        config = info.config
+        if (
+            not config.deliver_subject
+            and config.filter_subject == filter_subject
+            and not config.filter_subjects
+        ):
+            return
+        log.warning("partner consumer replaced", extra={"partner_id": partner_id})
+        await js.delete_consumer(feed, durable)
+    await js.add_consumer(feed, config=partner_consumer_config(partner_id, filter_subject))
+
+
+class ReplayResponder:
+    """`partner.replay.<partner>`: re-create the partner's durable from a moment on. Only
+    that partner's connections may publish there (`natsauth.partner_permissions`), and the
+    filter is taken from the consumer the gateway made at admission, so nothing in the
+    request can widen what the partner reads."""
+
+    def __init__(self, js: JetStreamContext) -> None:
+        self.js = js
+
+    async def handle(self, msg: Msg) -> None:
+        partner_id = msg.subject.rsplit(".", 1)[-1]
+        # A partner's own request comes with a reply in its own inbox. Anything else is the
+        # server delivering stream messages or pull statuses here on someone's behalf (it
+        # does not check a pull request's reply subject): ignored.
+        if not msg.reply.startswith(natsauth.partner_inbox_prefix(partner_id) + "."):
+            log.warning("partner replay request ignored: not from the partner")
+            return
+        answer = await self.replay(partner_id, msg.data)
+        await msg.respond(json.dumps(answer).encode())
+
+    async def replay(self, partner_id: str, body: bytes) -> dict[str, Any]:
+        try:
+            request = json.loads(body or b"{}")
+            raw = request.get("start_time") if isinstance(request, dict) else None
+            start = None if raw is None else datetime.fromisoformat(str(raw))
+        except ValueError:
+            return {"ok": False, "error": "invalid_start_time"}
+        if start is not None and start.tzinfo is None:
+            return {"ok": False, "error": "invalid_start_time"}
+        feed, durable = natsauth.PARTNER_FEED_STREAM, natsauth.partner_durable(partner_id)
+        try:
+            info = await self.js.consumer_info(feed, durable)
+            await self.js.delete_consumer(feed, durable)
+            config = partner_consumer_config(partner_id, info.config.filter_subject or "", start)
+            await self.js.add_consumer(feed, config=config)
+        except NotFoundError:
+            return {"ok": False, "error": "no_consumer"}
+        except Exception:
+            log.warning("partner replay failed", exc_info=True, extra={"partner_id": partner_id})
+            return {"ok": False, "error": "unavailable"}
+        log.info("partner feed replayed", extra={"partner_id": partner_id})
+        return {"ok": True, "start_time": None if start is None else start.isoformat()}
+
+
 # --- the auth callout ---------------------------------------------------------------------------
 
 
 class Authorizer:
-    """Admit or refuse one connection to `PARTNERS`, against intake's database."""
+    """Admit or refuse one connection to `PARTNERS`, against intake's database; an admitted
+    partner's durable consumer is made ready before the answer."""
 
-    def __init__(self, rt: Runtime) -> None:
-        self.rt = rt
+    def __init__(self, rt: Runtime, js: JetStreamContext) -> None:
+        self.rt, self.js = rt, js
 
     async def __call__(self, request: AuthRequest) -> Grant | str:
         now = self.rt.clock.now()
@@ -214,13 +313,16 @@ class Authorizer:
                 at=now,
             )
         partner = str(admission.partner_id)
+        try:
+            await ensure_partner_consumer(self.js, str(admission.organisation_id), partner)
+        except Exception:
+            # Admitted all the same: its pulls fail until a later connection makes it.
+            log.warning("partner consumer not ready", exc_info=True, extra={"partner_id": partner})
         return Grant(
             account=natsauth.PARTNER_ACCOUNT,
             name=f"partner-{partner}",
             permissions=natsauth.partner_permissions(
-                organisation_id=str(admission.organisation_id),
-                partner_id=partner,
-                durable=natsauth.partner_durable(partner),
+                partner_id=partner, durable=natsauth.partner_durable(partner)
             ),
             expires=expires,
         )
