@@ -87,7 +87,10 @@ class Receiver:
         path = scope["path"]
         if path in self.hang:
             self.received.append(Received(path, _headers(scope), body, 0, time.monotonic()))
-            await self.closing.wait()
+            await self.closing.wait()  # the sender has given up or died: not a delivery
+            await send({"type": "http.response.start", "status": 503, "headers": []})
+            await send({"type": "http.response.body", "body": b""})
+            return
         plan = self.plans.get(path, [])
         status = plan.pop(0) if plan else 200
         self.received.append(Received(path, _headers(scope), body, status, time.monotonic()))
@@ -366,6 +369,20 @@ async def test_killed_while_deliveries_are_pending_every_event_is_still_delivere
     print(f"{len(ids)} 2xx deliveries of {len(set(ids))} events after the kill")
     log = await deliveries(stack, org, partner)
     assert {str(d.event_id) for d in log if d.outcome == "delivered"} == set(ids)
+
+    # Killed in the middle of a request: sent again (same id) once the message's
+    # acknowledgement time has run out after the restart.
+    receiver.hang.add("/a")
+    _, last_cycle = await open_cycle(stack.database_url, org)
+    [in_flight] = await eventually(lambda: [r for r in receiver.at("/a") if r.status == 0])
+    stack["intake"].kill()
+    receiver.hang.discard("/a")
+    receiver.closing.set()
+    stack.start("intake", **env)
+    await eventually(lambda: len({r.webhook_id for r in receiver.delivered("/a")}) == 4, timeout=60)
+    [again] = [r for r in receiver.delivered("/a") if r.webhook_id == in_flight.webhook_id]
+    assert again.envelope().open().cycle_id == last_cycle  # type: ignore[attr-defined]
+    assert verified(secret, again) == in_flight.webhook_id
 
 
 def _now() -> Any:
