@@ -12,9 +12,9 @@ What it does (docs/partners.md explains why):
 - connects with the file's `user`, `password` and `inbox_prefix` (TLS, verified with the
   file's `tls_ca_file`, when there is one); the installation ends each session after a few
   minutes and the client reconnects by itself, its credential checked again;
-- reads its own durable pull consumer (`durable`, filtered to `filter_subject`), created on
-  first use so that it keeps its place between runs; `--since` recreates it to start at that
-  day (UTC) instead;
+- reads its own durable pull consumer (`durable`, filtered to `filter_subject`), which the
+  installation keeps for it (so it keeps its place between runs); `--since` asks the
+  installation to start it again at that day (UTC);
 - "processes" each event by storing it in a local SQLite database together with its id, in
   one transaction, then acknowledges it. An event whose id is already there (a redelivery, or
   a replay) is acknowledged and not processed again: the feed delivers at least once, and the
@@ -39,8 +39,6 @@ from typing import Any
 
 import nats
 from nats.js import JetStreamContext
-from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
-from nats.js.errors import NotFoundError
 
 BATCH = 50
 WAIT_SECONDS = 2.0
@@ -76,37 +74,26 @@ async def connect(credentials: dict[str, str], *, once: bool) -> nats.NATS:
 
 
 async def consumer(
-    js: JetStreamContext, credentials: dict[str, str], since: date | None
+    nc: nats.NATS, credentials: dict[str, str], since: date | None
 ) -> JetStreamContext.PullSubscription:
-    """Your durable consumer, bound: the one that exists (it remembers where you are), or a
-    new one from the feed's start; with `since`, a new one from that day (a consumer's start
-    cannot be changed, so the old one is deleted first)."""
-    stream, durable = credentials["stream"], credentials["durable"]
+    """Your durable consumer, bound. The installation makes it when it admits your
+    connection (a pull consumer on your own feed; it keeps your place between runs). A
+    consumer's start cannot change, so a replay from a day is a request to the installation,
+    which makes it again from that day (UTC)."""
     if since is not None:
-        try:
-            await js.delete_consumer(stream, durable)
-        except NotFoundError:
-            pass
-    else:
-        try:
-            await js.consumer_info(stream, durable)
-            return await js.pull_subscribe_bind(durable=durable, stream=stream)
-        except NotFoundError:
-            pass
-    start = datetime.combine(since, time(0), tzinfo=UTC) if since else None
-    await js.add_consumer(
-        stream,
-        ConsumerConfig(
-            name=durable,
-            durable_name=durable,
-            filter_subject=credentials["filter_subject"],
-            deliver_policy=DeliverPolicy.BY_START_TIME if start else DeliverPolicy.ALL,
-            opt_start_time=start,
-            ack_policy=AckPolicy.EXPLICIT,
-            ack_wait=60,  # seconds to process one event before it is delivered again
-        ),
+        start = datetime.combine(since, time(0), tzinfo=UTC)
+        reply = await nc.request(
+            credentials.get("replay_subject") or f"partner.replay.{credentials['partner_id']}",
+            json.dumps({"start_time": start.isoformat()}).encode(),
+            timeout=10,
+        )
+        answer = json.loads(reply.data)
+        if not answer.get("ok"):
+            raise SystemExit(f"replay refused: {answer.get('error')}")
+    js = nc.jetstream()
+    return await js.pull_subscribe_bind(
+        durable=credentials["durable"], stream=credentials["stream"]
     )
-    return await js.pull_subscribe_bind(durable=durable, stream=stream)
 
 
 def open_database(path: Path) -> sqlite3.Connection:
@@ -169,7 +156,7 @@ async def run(arguments: argparse.Namespace) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         asyncio.get_running_loop().add_signal_handler(sig, stop.set)
     try:
-        subscription = await consumer(nc.jetstream(), credentials, arguments.since)
+        subscription = await consumer(nc, credentials, arguments.since)
         while not stop.is_set():
             if arguments.once and await caught_up(subscription):
                 break
