@@ -430,6 +430,7 @@ class PartnerDeliveries:
 
 async def webhook_worker(rt: Runtime) -> None:
     """The worker: deliver webhooks; if it fails (NATS away too long), start it again."""
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # its INFO lines carry the path
     while True:
         try:
             await run_webhooks(rt)
