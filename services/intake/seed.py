@@ -3,19 +3,29 @@ and a completed past cycle (its applicants submitted and accepted at the time, o
 set back; feedback's `services.feedback.demo` adds that cycle's pairs, meetings, surveys,
 outcomes and interviews as history imported from the programme's old spreadsheets).
 
+The organisation has a demo partner system from the start (before any cycle opens, so its
+feed has every demo event; a partner's feed starts when it is created), and
+`--partner-file PATH` writes its credentials file there (mode 0600) for
+`docs/examples/partner_subscriber.py`.
+
 Everything goes through the service layer (and so through the outbox), exactly as real
-submissions do. Running it again changes nothing: the demo organisation has a fixed id.
+submissions do. Running it again changes nothing: the demo organisation has a fixed id, the
+demo partner a fixed name; the partner's file is issued again only when it is missing, its
+credential is no longer active or the NATS address changed (the old credential is revoked).
 All people are made up.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import json
 import random
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
 from uuid import UUID
 
 import sqlalchemy as sa
@@ -26,6 +36,8 @@ from services.intake import models as m
 from services.intake.app import DEFINITION
 from services.intake.auth import create_coordinator
 from services.intake.domain import CycleDates, CycleStatus, Status, add_months
+from services.intake.partners import store as partners
+from services.intake.partners.cli import document_for, write_credentials_file
 from services.intake.schemas import ApplicationCreate, ApplicationPublic
 from shared.clock import Clock, FrozenClock, SystemClock
 from shared.crypto import vault_for
@@ -44,6 +56,7 @@ matching pair it and gives scheduling its first months (see docs/scheduling.md).
 DEMO_ADMIN_EMAIL = "koordinaattori@example.org"
 DEMO_ADMIN_PASSWORD = "womento-demo-2027"
 """Development only: `make run` prints these; a real installation creates its own admin."""
+DEMO_PARTNER_NAME = "Employment services (demo partner)"
 
 GIVEN = [
     "Amina",
@@ -184,6 +197,7 @@ async def seed(settings: Settings, clock: Clock) -> bool:
                 clock=clock,
                 organisation_id=DEMO_ORGANISATION,
             )
+            await _create_demo_partner(session, settings, clock)
             await cycles.create_programme(
                 session,
                 organisation_id=DEMO_ORGANISATION,
@@ -256,6 +270,84 @@ async def seed(settings: Settings, clock: Clock) -> bool:
         return True
     finally:
         await engine.dispose()
+
+
+async def _create_demo_partner(session: AsyncSession, settings: Settings, clock: Clock) -> UUID:
+    partner_id, _ = await partners.create_partner(
+        session,
+        organisation_id=DEMO_ORGANISATION,
+        name=DEMO_PARTNER_NAME,
+        webhook_url="",
+        vault=vault_for(settings.secret_key),
+        require_https=False,
+        allow_private=True,
+        now=clock.now(),
+        actor=None,
+    )
+    return partner_id
+
+
+async def demo_partner_file(settings: Settings, clock: Clock, path: Path) -> bool:
+    """The demo partner's credentials file at `path`; True when it was (re)issued.
+
+    Kept when its credential is still active and its NATS address is the current one;
+    otherwise a new credential is issued (the file's old one revoked) and written. A demo
+    organisation seeded before demo partners existed gets its partner now (its feed starts
+    now)."""
+    now = clock.now()
+    engine = make_engine(settings, pool_size=1)
+    try:
+        async with make_sessionmaker(engine)() as session, session.begin():
+            found = [
+                p
+                for p in await partners.list_partners(session, DEMO_ORGANISATION)
+                if p.name == DEMO_PARTNER_NAME
+            ]
+            partner_id = (
+                found[0].id if found else await _create_demo_partner(session, settings, clock)
+            )
+            active = {
+                c.id for c in (found[0].credentials if found else ()) if c.status(now) == "active"
+            }
+            old = _read_document(path)
+            url = settings.partner_nats_url or settings.nats_url
+            if old and UUID(old["user"]) in active and old.get("nats_url") == url:
+                return False
+            if old and UUID(old["user"]) in active:
+                await partners.revoke_credential(
+                    session,
+                    organisation_id=DEMO_ORGANISATION,
+                    credential_id=UUID(old["user"]),
+                    now=now,
+                    actor=None,
+                )
+            issued = await partners.issue_credential(
+                session,
+                organisation_id=DEMO_ORGANISATION,
+                partner_id=partner_id,
+                valid_days=settings.partner_credential_days,
+                max_days=settings.partner_credential_days,
+                now=now,
+                actor=None,
+            )
+        _write_file(path, document_for(issued, settings))  # once the credential is stored
+        return True
+    finally:
+        await engine.dispose()
+
+
+def _write_file(path: Path, document: dict[str, str]) -> None:
+    path.unlink(missing_ok=True)  # written anew, so with mode 0600 whatever it had
+    write_credentials_file(path, document)
+
+
+def _read_document(path: Path) -> dict[str, str] | None:
+    try:
+        document = json.loads(path.read_text())
+        UUID(document["user"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return document if isinstance(document, dict) else None
 
 
 def past_cycle_dates(today: date) -> CycleDates:
@@ -385,7 +477,20 @@ class _Demo:
             await self.advance(cycle_id, status)
 
 
-if __name__ == "__main__":
-    created = asyncio.run(seed(Settings(service="intake"), SystemClock()))
+async def main(partner_file: Path | None) -> None:
+    settings, clock = Settings(service="intake"), SystemClock()
+    created = await seed(settings, clock)
     print("demo data created" if created else "demo data already present")
     print(f"  coordinator login: {DEMO_ADMIN_EMAIL} / {DEMO_ADMIN_PASSWORD}")
+    if partner_file is not None:
+        issued = await demo_partner_file(settings, clock, partner_file)
+        state = "issued" if issued else "kept"
+        print(f"  demo partner's credentials ({state}): {partner_file}")
+
+
+if __name__ == "__main__":
+    arguments = argparse.ArgumentParser(prog="python -m services.intake.seed")
+    arguments.add_argument(
+        "--partner-file", type=Path, help="write the demo partner's credentials file here"
+    )
+    asyncio.run(main(arguments.parse_args().partner_file))

@@ -1,4 +1,5 @@
-"""`make run`'s launcher from start to Ctrl-C: everything up, demo data in, nothing left."""
+"""`make run`'s launcher from start to Ctrl-C: everything up, demo data in (the demo partner's
+credentials too), nothing left."""
 
 from __future__ import annotations
 
@@ -82,6 +83,7 @@ def test_launcher_starts_everything_seeds_and_stops_cleanly(tmp_path: Path) -> N
         assert portal, output
         her_page = httpx.get(portal.group(1), timeout=10)
         assert her_page.status_code == 200 and 'name="held_on"' in her_page.text
+        _check_demo_partner(output, env)
         names = _command_lines(children)
         assert "nats-server" in names and "postgres" in names
     finally:
@@ -90,6 +92,61 @@ def test_launcher_starts_everything_seeds_and_stops_cleanly(tmp_path: Path) -> N
     assert code == 0
     assert "Stopped." in (tmp_path / "run.log").read_text()
     assert not [p for p in children if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+
+
+def _check_demo_partner(output: str, env: dict[str, str]) -> None:
+    """The printed credentials file of the demo partner is private, and the example
+    subscriber of docs/partners.md receives the demo organisation's feed with it (the
+    partner was made before the demo cycles opened). Seeding again keeps the file and the
+    one partner; a missing file is issued again."""
+    from services.intake.seed import DEMO_PARTNER_NAME
+
+    printed = re.search(r"partner:\s+(\S+)\s+\(the demo partner's credentials", output)
+    assert printed, output
+    path = Path(printed.group(1))
+    assert oct(path.stat().st_mode & 0o777) == "0o600"
+    command = re.search(r"(\S+ docs/examples/partner_subscriber\.py \S+)\)", output)
+    assert command and command.group(1).endswith(str(path)), output
+
+    example = [sys.executable, str(ROOT / "docs/examples/partner_subscriber.py"), str(path)]
+    deadline = time.monotonic() + 60
+    while not (lines := _run([*example, "--once"], {"PATH": os.environ["PATH"]})):
+        assert time.monotonic() < deadline, "the demo partner received nothing"
+        time.sleep(1)
+    assert all(line.startswith("new ") for line in lines), lines[:5]
+    assert any("womento.partner.cycle_opened.v1" in line for line in lines), lines[:5]
+
+    stack_env = {
+        **env,
+        "NATS_URL": re.search(r"NATS:\s+(\S+)", output).group(1),
+        "DATABASE_URL": re.search(r"PostgreSQL:\s+(\S+)", output).group(1),
+        "WOMENTO_NATS_CREDENTIALS_DIR": re.search(r"\(credentials: (\S+)\)", output).group(1),
+    }
+    seed = [sys.executable, "-m", "services.intake.seed", "--partner-file", str(path)]
+    assert any("credentials (kept)" in line for line in _run(seed, stack_env))
+    path.unlink()
+    assert any("credentials (issued)" in line for line in _run(seed, stack_env))
+    assert oct(path.stat().st_mode & 0o777) == "0o600"
+    assert _run([*example, "--once"], {"PATH": os.environ["PATH"]}) == []  # all acknowledged
+
+    async def partners() -> int:
+        conn = await asyncpg.connect(asyncpg_dsn(stack_env["DATABASE_URL"]))
+        try:
+            return await conn.fetchval(
+                "SELECT count(*) FROM intake.partners WHERE organisation_id = $1 AND name = $2",
+                DEMO_ORGANISATION,
+                DEMO_PARTNER_NAME,
+            )
+        finally:
+            await conn.close()
+
+    assert asyncio.run(partners()) == 1
+
+
+def _run(argv: list[str], env: dict[str, str]) -> list[str]:
+    done = subprocess.run(argv, env=env, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.splitlines()
 
 
 def _check_no_mail_about_the_past_cycle(database_url: str) -> None:
