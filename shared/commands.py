@@ -37,10 +37,11 @@ from pydantic import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from shared import natsauth
 from shared.clock import Clock
 from shared.envelope import Envelope
 from shared.events import Contract, Event
-from shared.observability import correlation
+from shared.observability import FORGED_COMMANDS, correlation
 from shared.outbox import Outbox
 from shared.subjects import command_subject
 
@@ -184,13 +185,27 @@ class CommandResponder:
         self._sessionmaker, self.inbox, self.context = sessionmaker, inbox_table, context
 
     def register(self, broker: NatsBroker) -> None:
-        async def on_command(msg: NatsMessage) -> bytes:
-            return (await self.handle(msg.raw_message.data)).model_dump_json().encode()
+        senders = natsauth.command_reply_prefixes()
+        command = self.route.command.command_name()
+
+        async def on_command(msg: NatsMessage) -> None:
+            raw = msg.raw_message
+            if not raw.reply.startswith(senders):
+                # Not a request: a message the server delivered here (see
+                # `natsauth.command_reply_prefixes`). Never handled, never answered.
+                FORGED_COMMANDS.labels(self.service, command).inc()
+                log.warning(
+                    "forged command ignored",
+                    extra={"command": command, "reply": raw.reply[:80]},
+                )
+                return
+            await raw.respond((await self.handle(raw.data)).model_dump_json().encode())
 
         broker.subscriber(
             self.route.command.subject(),
             queue=f"{self.service}-commands",
             title=self.consumer,
+            no_reply=True,
         )(on_command)
 
     async def handle(self, raw: bytes) -> Reply:

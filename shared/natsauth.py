@@ -82,6 +82,19 @@ def inbox_prefix(identity: str) -> str:
     return "_INBOX_" + identity.replace("-", "_")
 
 
+COMMAND_SENDERS = ("intake", ADMIN)
+"""The identities whose permissions let them send commands (`womento.cmd.>`)."""
+
+
+def command_reply_prefixes() -> tuple[str, ...]:
+    """A genuine command's reply subject starts with one of these: the inbox of an identity
+    that may send commands. What the server itself delivers (a push consumer's deliver
+    subject, a pull request's reply subject, which it does not check against anyone's
+    permissions: nats-io/nats-server#8274) carries a `$JS.ACK.` reply or none, so a
+    service that may publish into some stream cannot pass it off as a command."""
+    return tuple(inbox_prefix(identity) + "." for identity in COMMAND_SENDERS)
+
+
 def client_options(credentials_dir: Path | None, identity: str) -> dict[str, str]:
     """`nats.connect(url, **client_options(...))` as `identity`: its seed and inbox prefix."""
     options = {"inbox_prefix": inbox_prefix(identity)}
@@ -165,7 +178,7 @@ def service_permissions(service: ServiceShape) -> Permissions:
     subscribe = [f"{inbox_prefix(name)}.>"]
     subscribe += sorted({subject.rsplit(".", 1)[0] + ".>" for subject in service.command_subjects})
     if name == "intake":
-        publish += ["womento.cmd.>", PARTNER_SUBJECTS]
+        publish += ["womento.cmd.>", PARTNER_SUBJECTS]  # COMMAND_SENDERS
         publish += stream_api(PARTNER_STREAM, owner=True)
         publish += consumer_api(PARTNER_STREAM, GATEWAY_DURABLE)
     return Permissions(

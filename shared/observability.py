@@ -37,6 +37,12 @@ FORGED_EVENTS = Counter(
     "Deliveries refused because the envelope's source does not own the subject",
     ["service", "subject"],
 )
+FORGED_COMMANDS = Counter(
+    "womento_forged_commands_total",
+    "Commands ignored because their reply subject is not the inbox of a service that may send"
+    " commands (a delivery by the server, not a request)",
+    ["service", "command"],
+)
 OUTBOX_PENDING = Gauge("womento_outbox_pending", "Outbox rows not yet published", ["service"])
 OUTBOX_OLDEST = Gauge(
     "womento_outbox_oldest_pending_seconds", "Age of the oldest unpublished outbox row", ["service"]

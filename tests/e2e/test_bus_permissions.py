@@ -11,8 +11,9 @@ checked against the creator's or requester's permissions (nats-io/nats-server#82
 server delivers the stream's messages there on their behalf. Hence partners may no longer
 create or delete consumers at all: the gateway keeps each partner's durable as a pull
 consumer, and a replay from a date is a request to the gateway (`natsauth.partner_permissions`).
-A service that consumes its own stream (feedback) can still use either route to deliver a
-payload of its choosing into another service's command subscription: see the `xfail` test.
+A service that consumes its own stream (feedback) can still use either route to have a
+payload of its choosing delivered into another service's command subscription; the command
+responder ignores it, as the last service test shows (`natsauth.command_reply_prefixes`).
 """
 
 from __future__ import annotations
@@ -24,16 +25,20 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from uuid import uuid4
 
+import httpx
 import nats
 import nkeys
 import pytest
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StreamConfig
 
 from shared import natsauth
+from shared.clock import SystemClock
+from shared.commands import CommandEnvelope, CommandRejected, GetMatching, send
 from shared.events import SERVICES
 from shared.subjects import DLQ_STREAM, stream_name
-from tests.conftest import NatsHandle
+from tests.conftest import NatsHandle, eventually
 from tests.e2e.test_partners import PartnerClient, create_partner, fetch_all, issue
 from tests.helpers import create_organisation, open_cycle
 
@@ -293,44 +298,55 @@ async def test_only_intake_may_ask_for_personal_data(nats_server: NatsHandle) ->
         await feedback.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open hole: nats-server does not check a push consumer's deliver_subject nor a "
-    "pull request's reply subject (nats-io/nats-server#8274), so feedback (which consumes "
-    "its own stream) can deliver a payload it published into matching's command "
-    "subscription. Closing it needs the command handler (shared/commands.py) to refuse a "
-    "command whose reply subject is not in intake's inbox (server deliveries carry "
-    "$JS.ACK.* replies), or services' consumers created by an operator identity.",
-)
-async def test_no_service_can_deliver_into_another_services_commands(
-    nats_server: NatsHandle,
-) -> None:
-    admin = await as_identity(nats_server, natsauth.ADMIN)
+async def test_no_service_can_deliver_into_another_services_commands(stack) -> None:
+    """nats-server does not check a push consumer's deliver_subject nor a pull request's reply
+    subject against anyone's permissions (nats-io/nats-server#8274), so feedback, which may
+    publish into and consume its own stream, can have the server deliver a payload of its
+    choosing into matching's command subscription, by either route. matching's responder
+    ignores such a delivery (its reply is `$JS.ACK...` or nothing, not the inbox of a service
+    that may send commands: `natsauth.command_reply_prefixes`), counts it and never answers;
+    intake's genuine command, on the same subscription, is answered."""
+    stack.start("matching")
+    admin = await as_identity(stack.nats, natsauth.ADMIN)
     js = admin.nc.jetstream()
     await js.add_stream(StreamConfig(name="WOMENTO_FEEDBACK", subjects=["womento.feedback.>"]))
-    feedback = await as_identity(nats_server, "feedback")
-    matching = await as_identity(nats_server, "matching")
-    intake = await as_identity(nats_server, "intake")
-    received: list[tuple[str, str]] = []
+    feedback = await as_identity(stack.nats, "feedback")
+    intake = await as_identity(stack.nats, "intake")
+    target = GetMatching.subject()
+    forged_id = uuid4()
+    forged = CommandEnvelope(
+        id=forged_id,
+        type=GetMatching.command_name(),
+        time=datetime.now(UTC),
+        organisationid=uuid4(),
+        correlationid=forged_id,
+        data={"cycle_id": str(uuid4())},
+    ).model_dump_json()
 
-    async def command(msg: Any) -> None:
-        received.append((msg.data.decode(), msg.reply))
-        if msg.reply.startswith(natsauth.inbox_prefix("intake")):
-            await msg.respond(b"done")
+    async def forged_count() -> float:
+        async with httpx.AsyncClient(base_url=stack["matching"].base_url) as http:
+            metrics = (await http.get("/metrics")).text
+        for line in metrics.splitlines():
+            if line.startswith("womento_forged_commands_total{") and "get_matching" in line:
+                return float(line.rsplit(" ", 1)[1])
+        return 0.0
 
-    target = "womento.cmd.matching.confirm_pairs"
     try:
-        # As FastStream subscribes matching's commands: the literal subject, a queue group.
-        await matching.nc.subscribe(target, queue="matching-commands", cb=command)
-        await matching.nc.flush()
-        # Control: the subscription is live, intake's command reaches it.
-        assert (await intake.nc.request(target, b"genuine", timeout=2)).data == b"done"
-        received.clear()
+        # Control: intake's command reaches matching's responder and is answered (a refusal
+        # naming the unknown cycle is an answer).
+        with pytest.raises(CommandRejected, match="no such cycle"):
+            await send(
+                intake.nc,
+                GetMatching(cycle_id=uuid4()),
+                organisation_id=uuid4(),
+                clock=SystemClock(),
+                wait_seconds=10,
+            )
 
         fjs = feedback.nc.jetstream()
-        await fjs.publish("womento.feedback.survey_completed", b"forged command")
+        await fjs.publish("womento.feedback.survey_completed", forged.encode())
         durable = "feedback__survey_completed"
-        # 1. A push consumer delivering into matching's command subject.
+        # 1. A push consumer delivering into matching's command subject, in its queue group.
         await fjs.add_consumer(
             "WOMENTO_FEEDBACK",
             ConsumerConfig(
@@ -340,8 +356,7 @@ async def test_no_service_can_deliver_into_another_services_commands(
                 ack_policy=AckPolicy.NONE,
             ),
         )
-        await asyncio.sleep(1.0)
-        pushed, received[:] = list(received), []
+        assert await eventually(lambda: _at_least(forged_count, 1))
         await js.delete_consumer("WOMENTO_FEEDBACK", durable)  # (feedback may not delete)
         # 2. A pull consumer whose pull request names matching's command subject as reply.
         await fjs.add_consumer(
@@ -351,12 +366,18 @@ async def test_no_service_can_deliver_into_another_services_commands(
         await feedback.nc.publish(
             f"$JS.API.CONSUMER.MSG.NEXT.WOMENTO_FEEDBACK.{durable}", b'{"batch": 1}', reply=target
         )
-        await asyncio.sleep(1.0)
-        assert pushed == [], "a push consumer delivered feedback's payload as a command"
-        assert received == [], "a pull request's reply delivered feedback's payload as a command"
+        assert await eventually(lambda: _at_least(forged_count, 2))
+        log = stack.log("matching")
+        assert log.count("forged command ignored") == 2
+        # Handled once only: intake's genuine command (a forged one would log a refusal too).
+        assert log.count('"command refused"') + log.count('"command applied"') == 1
     finally:
-        for client in (admin, feedback, matching, intake):
+        for client in (admin, feedback, intake):
             await client.close()
+
+
+async def _at_least(count: Any, n: float) -> bool:
+    return bool(await count() >= n)
 
 
 # --- partners (issue 11.5) ---------------------------------------------------------------------
