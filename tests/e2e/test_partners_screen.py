@@ -10,12 +10,16 @@ import asyncio
 import html
 import json
 import re
+import time
 from uuid import UUID
 
 import pytest
 
+from services.intake.partners import domain
+from tests.conftest import eventually
 from tests.e2e.test_partners import PartnerClient
-from tests.helpers import add_coordinator, create_organisation, csrf_from, logged_in
+from tests.e2e.test_webhooks import WEBHOOK_ENV, Receiver, receiver  # noqa: F401
+from tests.helpers import add_coordinator, create_organisation, csrf_from, logged_in, open_cycle
 
 SCREEN = "/coordinator/partners"
 
@@ -145,7 +149,7 @@ async def test_admin_adds_a_partner_issues_and_revokes_a_credential(stack, db) -
 
 
 async def test_a_webhook_partner_gets_its_signing_secret_once(stack, db) -> None:
-    stack.start("intake", WOMENTO_WEBHOOK_ALLOW_PRIVATE="1")
+    stack.start("intake", **WEBHOOK_ENV)
     base = stack["intake"].base_url
     org = await create_organisation(stack.database_url)
     admin = await logged_in(base, await add_coordinator(stack.database_url, org, role="admin"))
@@ -160,4 +164,90 @@ async def test_a_webhook_partner_gets_its_signing_secret_once(stack, db) -> None
     stored = await db.fetchval("SELECT webhook_secret FROM intake.partners")
     assert secret.encode() not in stored and secret[6:].encode() not in stored
     assert secret not in (await admin.get(SCREEN)).text
+    await admin.aclose()
+
+
+def secret_on(page: str) -> str:
+    found = re.search(r'<pre id="secret"[^>]*>(.*?)</pre>', page, re.S)
+    assert found, "no secret on the page"
+    return html.unescape(found.group(1))
+
+
+async def test_admin_sets_a_webhook_reads_the_log_and_replays(
+    stack,
+    db,
+    receiver: Receiver,  # noqa: F811
+) -> None:
+    stack.start("intake", **WEBHOOK_ENV)
+    base = stack["intake"].base_url
+    org = await create_organisation(stack.database_url)
+    admin = await logged_in(base, await add_coordinator(stack.database_url, org, role="admin"))
+    token = csrf_from((await admin.get(SCREEN)).text)
+    assert (
+        await admin.post(SCREEN, data={"name": "Funder", "csrf_token": token})
+    ).status_code == 303
+    partner_id = await db.fetchval("SELECT id FROM intake.partners WHERE organisation_id = $1", org)
+    hook = f"{SCREEN}/{partner_id}/webhook"
+    screen = await admin.get(f"{hook}?lang=en")
+    assert screen.status_code == 200 and "Nothing delivered yet" in screen.text
+
+    refused = await admin.post(
+        hook, data={"webhook_url": "gopher://example.org/", "csrf_token": csrf_from(screen.text)}
+    )
+    assert refused.status_code == 422 and 'aria-invalid="true"' in refused.text
+    assert await db.fetchval("SELECT webhook_url FROM intake.partners") is None
+
+    receiver.plans["/hook"] = [500]
+    saved = await admin.post(
+        hook, data={"webhook_url": receiver.url("/hook"), "csrf_token": csrf_from(refused.text)}
+    )
+    assert saved.status_code == 200 and saved.headers["cache-control"] == "no-store"
+    secret = secret_on(saved.text)
+    assert secret.startswith("whsec_")
+
+    await open_cycle(stack.database_url, org)
+    assert await eventually(lambda: len(receiver.delivered("/hook")) == 1, timeout=30)
+    first = receiver.delivered("/hook")[0]
+    assert (
+        domain.verify_webhook(secret, first.headers, first.body, now=time.time())
+        == first.webhook_id
+    )
+    screen = await admin.get(f"{hook}?lang=en")
+    assert "HTTP 500" in screen.text and "HTTP 200" in screen.text
+    assert "failed, will retry" in screen.text and "delivered" in screen.text
+
+    delivered = await db.fetchval(
+        "SELECT id FROM intake.partner_webhook_deliveries WHERE outcome = 'delivered'"
+    )
+    replayed = await admin.post(
+        f"{SCREEN}/{partner_id}/deliveries/{delivered}/replay",
+        data={"csrf_token": csrf_from(screen.text)},
+    )
+    assert replayed.status_code == 303 and "done=replayed" in replayed.headers["location"]
+    assert await eventually(lambda: len(receiver.delivered("/hook")) == 2, timeout=30)
+    again = receiver.delivered("/hook")[1]
+    assert again.webhook_id == first.webhook_id and again.body == first.body
+
+    # Another organisation's admin sees and replays nothing of it.
+    stranger = await logged_in(
+        base,
+        await add_coordinator(
+            stack.database_url, await create_organisation(stack.database_url), role="admin"
+        ),
+    )
+    stranger_token = csrf_from((await stranger.get(SCREEN)).text)
+    assert (await stranger.get(hook)).status_code == 404
+    assert (
+        await stranger.post(
+            f"{SCREEN}/{partner_id}/deliveries/{delivered}/replay",
+            data={"csrf_token": stranger_token},
+        )
+    ).status_code == 404
+    await stranger.aclose()
+
+    removed = await admin.post(hook, data={"webhook_url": "", "csrf_token": csrf_from(screen.text)})
+    assert removed.status_code == 303 and "done=webhook_removed" in removed.headers["location"]
+    audit = (await admin.get(SCREEN)).text
+    assert "webhook changed (set)" in audit and "webhook changed (removed)" in audit
+    assert "delivery sent again" in audit
     await admin.aclose()

@@ -190,3 +190,112 @@ async def disable_partner(
         )
     done = "disabled" if disabled else "already_disabled"
     return RedirectResponse(f"{SCREEN}?done={done}#partner-{partner_id}", status_code=303)
+
+
+# --- webhooks -------------------------------------------------------------------------------
+
+
+async def _render_webhook(
+    request: Request,
+    session: AsyncSession,
+    admin: Coordinator,
+    partner: store.Partner,
+    *,
+    errors: dict[str, str] | None = None,
+    values: dict[str, str] | None = None,
+    status: int = 200,
+) -> Response:
+    webhook = await store.get_webhook(session, admin.organisation_id, partner.id)
+    return page(
+        request,
+        "partners/webhook.html",
+        {
+            "partner": partner,
+            "webhook": webhook,
+            "deliveries": await store.list_deliveries(session, admin.organisation_id, partner.id),
+            "errors": errors or {},
+            "values": values or {"webhook_url": (webhook.url if webhook else None) or ""},
+            "done": request.query_params.get("done"),
+        },
+        status=status,
+    )
+
+
+@router.get("/{partner_id}/webhook", response_class=HTMLResponse)
+async def webhook_page(
+    request: Request, partner_id: UUID, admin: Admin, session: SessionDep
+) -> Response:
+    partner = await store.find_partner(session, admin.organisation_id, partner_id)
+    if partner is None:
+        return not_found(request)
+    return await _render_webhook(request, session, admin, partner)
+
+
+@router.post("/{partner_id}/webhook", response_class=HTMLResponse)
+async def set_webhook(
+    request: Request, partner_id: UUID, admin: Admin, session: SessionDep, rt: RuntimeDep
+) -> Response:
+    form = await request.form()
+    values = {"webhook_url": str(form.get("webhook_url") or "")}
+    partner = await store.find_partner(session, admin.organisation_id, partner_id)
+    if partner is None:
+        return not_found(request)
+    await session.rollback()
+    try:
+        async with session.begin():
+            secret = await store.set_webhook(
+                session,
+                organisation_id=admin.organisation_id,
+                partner_id=partner_id,
+                url=values["webhook_url"],
+                actor=admin.id,
+                now=rt.clock.now(),
+                settings=rt.settings,
+                rotate=form.get("rotate") == "on",
+            )
+    except domain.PartnerInputError as problem:
+        if problem.field == "partner":
+            return not_found(request)
+        errors = {problem.field: _error_key(problem)}
+        return await _render_webhook(
+            request, session, admin, partner, errors=errors, values=values, status=422
+        )
+    if secret is not None:
+        return page(
+            request,
+            "partners/secret.html",
+            {"kind": "webhook", "name": partner.name, "secret": secret},
+        )
+    done = "webhook_removed" if not values["webhook_url"].strip() else "webhook_saved"
+    return RedirectResponse(f"{SCREEN}/{partner_id}/webhook?done={done}", status_code=303)
+
+
+@router.post("/{partner_id}/deliveries/{delivery_id}/replay", response_class=HTMLResponse)
+async def replay_delivery(
+    request: Request,
+    partner_id: UUID,
+    delivery_id: int,
+    admin: Admin,
+    session: SessionDep,
+    rt: RuntimeDep,
+) -> Response:
+    partner = await store.find_partner(session, admin.organisation_id, partner_id)
+    if partner is None:
+        return not_found(request)
+    await session.rollback()
+    try:
+        async with session.begin():
+            replay = await store.replay_delivery(
+                session,
+                organisation_id=admin.organisation_id,
+                delivery_id=delivery_id,
+                actor=admin.id,
+                now=rt.clock.now(),
+            )
+    except domain.PartnerInputError as problem:
+        if problem.field == "delivery":
+            return not_found(request)
+        errors = {"replay": _error_key(problem)}
+        return await _render_webhook(request, session, admin, partner, errors=errors, status=422)
+    where = f"{SCREEN}/{replay.partner_id}/webhook?done=replayed"
+    return RedirectResponse(where, status_code=303)
