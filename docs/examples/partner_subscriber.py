@@ -1,6 +1,6 @@
 """A partner's subscriber to a Womento installation's partner feed, in plain nats-py.
 
-Copy this file; it needs only `pip install nats-py` (Python 3.10+) and the credentials file
+Copy this file; it needs only `pip install nats-py` (Python 3.11+) and the credentials file
 the programme's administrator gave you (keep it secret: it holds your password).
 
     python partner_subscriber.py credentials.json                      # follow the feed
