@@ -164,6 +164,34 @@ def build_app(
     return app
 
 
+WORKER_STOP_SECONDS = 10.0
+
+
+async def _cancel_workers(workers: list[asyncio.Task[None]]) -> None:
+    """Cancel the workers and wait for them, at most `WORKER_STOP_SECONDS`: a worker that
+    has not finished by then is logged with where each of the process' tasks is waiting
+    (so that a hang can be found), and the service stops without it."""
+    for worker_task in workers:
+        worker_task.cancel()
+    if not workers:
+        return
+    _, pending = await asyncio.wait(workers, timeout=WORKER_STOP_SECONDS)
+    if pending:
+        waiting = {
+            task.get_name(): " <- ".join(
+                f"{frame.f_code.co_name} ({frame.f_code.co_filename.rsplit('/', 1)[-1]}:"
+                f"{frame.f_lineno})"
+                for frame in task.get_stack(limit=8)
+            )
+            for task in asyncio.all_tasks()
+            if not task.done()
+        }
+        log.error(
+            "workers did not stop; stopping without them",
+            extra={"workers": sorted(t.get_name() for t in pending), "tasks": waiting},
+        )
+
+
 @asynccontextmanager
 async def _lifespan(rt: Runtime) -> AsyncIterator[None]:
     d, s = rt.definition, rt.settings
@@ -191,9 +219,7 @@ async def _lifespan(rt: Runtime) -> AsyncIterator[None]:
         log.info("service stopping")
         # Workers first: they may hold subscriptions on the broker's connection, which
         # the broker drains on stop (a pull subscription mid-fetch would hold it 30 s).
-        for worker_task in workers:
-            worker_task.cancel()
-        await asyncio.gather(*workers, return_exceptions=True)
+        await _cancel_workers(workers)
         await rt.broker.stop()
         await rt.relay.stop()
         for task in rt.tasks:
