@@ -6,7 +6,8 @@
 - Commands: `womento.cmd.<owning service>.<command>`, core NATS request/reply (not stored).
 - Durable pull consumers: one per (consuming service, event): `<service>__<event>`.
 - Partner feed: `womento.partner.<organisation>.<partner>.<event>`, published by intake
-  into `WOMENTO_PARTNER` and imported by the partners' account (`shared/natsauth.py`).
+  into `WOMENTO_PARTNER` and copied by intake's gateway into `PARTNER_FEED` in the
+  partners' own account (`shared/natsauth.py`).
 """
 
 from __future__ import annotations

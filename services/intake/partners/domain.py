@@ -245,6 +245,7 @@ def credentials_document(
         "durable": natsauth.partner_durable(partner),
         "filter_subject": natsauth.partner_subject_filter(str(organisation_id), partner),
         "inbox_prefix": natsauth.partner_inbox_prefix(partner),
+        "replay_subject": natsauth.partner_replay_subject(partner),
         "expires_at": expires_at.isoformat(),
     }
     if tls_ca_file:
