@@ -56,6 +56,7 @@ bench: setup
 	$(PY) -m bench.matching
 	$(PY) -m bench.feedback
 	$(PY) -m bench.scheduling
+	$(PY) -m bench.auth
 
 clean:
 	rm -rf .state
