@@ -165,11 +165,22 @@ async def test_wrong_secret_and_malformed_credentials_are_refused_and_audited(
         with pytest.raises(Exception) as refused:
             await PartnerClient({**document, "user": user, "password": password}).connect()
         assert "authorization" in str(refused.value).lower()
+    # An expired credential, with its right secret.
+    expired = issue(stack, org, partner, tmp_path / "expired.json")
+    await db.execute(
+        "UPDATE intake.partner_credentials SET expires_at = now() - interval '1 second'"
+        " WHERE id = $1",
+        UUID(expired["user"]),
+    )
+    with pytest.raises(Exception) as refused:
+        await PartnerClient(expired).connect()
+    assert "authorization" in str(refused.value).lower()
     audited = await db.fetch(
         "SELECT action, detail FROM intake.partner_audit WHERE partner_id = $1 ORDER BY id",
         partner,
     )
     assert ("connection_refused", "wrong_secret") in [tuple(row) for row in audited]
+    assert ("connection_refused", "expired") in [tuple(row) for row in audited]
     # The right one still gets in.
     client = PartnerClient(document)
     await client.connect()
