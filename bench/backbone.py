@@ -145,6 +145,7 @@ class Bench:
         self.results.add(scenario, "CPU busy, share of one core", ", ".join(busy))
 
     async def empty_streams(self) -> None:
+        """Delete the streams and make them again, as the provisioner does at NATS start."""
         nc = await nats.connect(self.nats.url, **self.nats.connect_options())
         try:
             js = nc.jetstream()
@@ -153,6 +154,7 @@ class Bench:
                     await js.delete_stream(info.config.name)
         finally:
             await nc.close()
+        await asyncio.to_thread(self.nats.provision)
 
     # --- scenarios ------------------------------------------------------------------
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
+import asyncio
 import logging
 import ssl
 from collections.abc import Awaitable, Callable, Iterable
@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared import natsauth
 from shared.envelope import BadEnvelope, Envelope
-from shared.events import EVENT_TYPES, Event
+from shared.events import EVENT_TYPES, SERVICES, Event
 from shared.faults import crashpoint
 from shared.inbox import Inbox
 from shared.observability import DEAD_LETTERS, EVENTS_CONSUMED, FORGED_EVENTS, correlation
@@ -108,28 +108,59 @@ def stream_config(name: str, subjects: list[str], settings: Settings) -> StreamC
     )
 
 
-async def ensure_streams(
-    js: JetStreamContext, settings: Settings, consumes: Iterable[str] = ()
+def platform_stream_configs(settings: Settings) -> list[StreamConfig]:
+    """Every stream of the services' account (`natsauth.platform_streams`), as configured."""
+    configs = [stream_config(stream_name(p), list(stream_subjects(p)), settings) for p in SERVICES]
+    configs.append(stream_config(DLQ_STREAM, list(DLQ_SUBJECTS), settings))
+    configs.append(stream_config(PARTNER_STREAM, [PARTNER_SUBJECTS], settings))
+    return configs
+
+
+async def provision_streams(js: JetStreamContext, settings: Settings) -> list[str]:
+    """Create or update every stream of the services' account; returns their names. Run
+    as `natsauth.PROVISIONER` (`python -m shared.provision`): services may not."""
+    configs = platform_stream_configs(settings)
+    for config in configs:
+        await _create_or_update(js, config)
+    return [str(config.name) for config in configs]
+
+
+class StreamsMissing(RuntimeError):
+    """A stream the service needs does not exist: the platform's provisioning has not run."""
+
+
+async def check_streams(
+    js: JetStreamContext,
+    settings: Settings,
+    consumes: Iterable[str] = (),
+    wait_seconds: float = 30.0,
 ) -> None:
-    """Create or update the service's own stream; create, if missing, the dead-letter stream
-    and the streams it consumes from (whose producers update them). Least privilege: a
-    service may change no stream but its own."""
+    """Wait (up to `wait_seconds`) until the streams the service uses exist: its own, the
+    dead letters', those it consumes, and for intake the partner feed. It looks only:
+    streams are made by the provisioner (`provision_streams`), so that no service can
+    change a stream's configuration (`natsauth.provisioner_permissions` says why)."""
     own = settings.service
-    await _create_or_update(
-        js, stream_config(stream_name(own), list(stream_subjects(own)), settings)
-    )
+    names = [stream_name(own), DLQ_STREAM, *(stream_name(p) for p in consumes)]
     if own == "intake":
-        await _create_or_update(js, stream_config(PARTNER_STREAM, [PARTNER_SUBJECTS], settings))
-    others = [(DLQ_STREAM, list(DLQ_SUBJECTS))]
-    others += [(stream_name(p), list(stream_subjects(p))) for p in dict.fromkeys(consumes)]
-    for name, subjects in others:
-        if name == stream_name(own):
-            continue
-        try:
-            await js.stream_info(name)
-        except NotFoundError:
-            with contextlib.suppress(BadRequestError):  # created meanwhile by its producer
-                await js.add_stream(stream_config(name, subjects, settings))
+        names.append(PARTNER_STREAM)
+    deadline = asyncio.get_running_loop().time() + wait_seconds
+    while True:
+        missing = []
+        for name in dict.fromkeys(names):
+            try:
+                await js.stream_info(name)
+            except NotFoundError:
+                missing.append(name)
+        if not missing:
+            return
+        if asyncio.get_running_loop().time() >= deadline:
+            raise StreamsMissing(
+                f"stream(s) {', '.join(missing)} do not exist after {wait_seconds:.0f} s; the"
+                " platform creates them (python -m shared.provision, as the NATS identity"
+                f" {natsauth.PROVISIONER}); services may not"
+            )
+        log.warning("waiting for streams to be provisioned", extra={"missing": missing})
+        await asyncio.sleep(1.0)
 
 
 async def _create_or_update(js: JetStreamContext, config: StreamConfig) -> None:

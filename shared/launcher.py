@@ -10,6 +10,8 @@ in the state directory) and waits. Ctrl-C stops everything it started.
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import contextlib
 import importlib.util
 import os
@@ -218,6 +220,19 @@ class NatsServer:
         self.proc.start()
         health = f"http://127.0.0.1:{self.monitor_port}/healthz?js-enabled-only=true"
         wait_until(lambda: self.proc.running and _http_ok(health), timeout, "NATS")
+        self.provision()
+
+    def provision(self) -> list[str]:
+        """Make the services' streams, as the provisioner (`shared.provision`): services
+        only check that they exist. Harmless when they do (after a restart)."""
+        from shared.provision import provision
+        from shared.settings import Settings
+
+        settings = Settings(NATS_URL=self.url)
+        options = self.connect_options(natsauth.PROVISIONER)
+        # In a thread: start() is also called from tests whose event loop is running.
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            return pool.submit(asyncio.run, provision(settings, options)).result(timeout=60)
 
     def stop(self, timeout: float = 15.0) -> None:
         self.proc.stop(timeout)
@@ -497,9 +512,14 @@ def _servers(state: Path) -> Iterator[tuple[str, str, str]]:
         credentials = os.environ.get("WOMENTO_NATS_CREDENTIALS_DIR", "")
         if not nats_url:
             nats = NatsServer(state / "nats")
-            nats.start()
+            nats.start()  # and provisions the streams
             started.append(nats)
             nats_url, credentials = nats.url, str(nats.credentials_dir)
+        else:  # a NATS of your own: its streams, as the provisioner (shared.provision)
+            from shared.provision import provision
+            from shared.settings import Settings
+
+            print("provisioned: " + ", ".join(asyncio.run(provision(Settings()))), flush=True)
         database_url = os.environ.get("DATABASE_URL")
         if not database_url:
             pg = PostgresServer(state / "postgres")

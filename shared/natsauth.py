@@ -58,6 +58,8 @@ GATEWAY_DURABLE = "intake_partner_gateway"
 """intake's durable consumer on `WOMENTO_PARTNER`, which copies it into `PARTNER_FEED`."""
 
 ADMIN = "admin"
+PROVISIONER = "provisioner"
+"""Creates and updates the services' streams (`provisioner_permissions`); in no service."""
 PARTNER_GATEWAY = "partner-gateway"
 AUTH_CALLOUT = "auth-callout"
 SYS_KICK = "sys-kick"
@@ -67,6 +69,7 @@ CALLOUT_ISSUER = "callout-issuer"
 USERS: Mapping[str, str] = {
     **{service: APP_ACCOUNT for service in SERVICES},
     ADMIN: APP_ACCOUNT,
+    PROVISIONER: APP_ACCOUNT,
     PARTNER_GATEWAY: PARTNER_ACCOUNT,
     AUTH_CALLOUT: AUTH_ACCOUNT,
     SYS_KICK: SYSTEM_ACCOUNT,
@@ -139,24 +142,35 @@ class Permissions:
         return config
 
 
-def consumer_api(stream: str, durable: str) -> list[str]:
-    """The JetStream API subjects that create, inspect, pull from and ack one durable."""
+def consumer_api(stream: str, durable: str, filter_subject: str) -> list[str]:
+    """The JetStream API subjects that create (with exactly that filter: the server checks
+    the request's filter against the one in the subject), inspect, pull from and ack one
+    durable. Not the forms without a filter in the subject (`CONSUMER.CREATE.<s>.<d>`,
+    `CONSUMER.DURABLE.CREATE`), whose filter, in the request body, nobody checks."""
     return [
-        f"$JS.API.CONSUMER.CREATE.{stream}.{durable}",
-        f"$JS.API.CONSUMER.CREATE.{stream}.{durable}.>",
-        f"$JS.API.CONSUMER.DURABLE.CREATE.{stream}.{durable}",
+        f"$JS.API.CONSUMER.CREATE.{stream}.{durable}.{filter_subject}",
         f"$JS.API.CONSUMER.INFO.{stream}.{durable}",
         f"$JS.API.CONSUMER.MSG.NEXT.{stream}.{durable}",
         f"$JS.ACK.{stream}.{durable}.>",
     ]
 
 
-def stream_api(stream: str, *, owner: bool) -> list[str]:
-    """Inspect and create a stream; its owner may also change its configuration."""
-    subjects = [f"$JS.API.STREAM.INFO.{stream}", f"$JS.API.STREAM.CREATE.{stream}"]
-    if owner:
-        subjects.append(f"$JS.API.STREAM.UPDATE.{stream}")
-    return subjects
+def platform_streams() -> tuple[str, ...]:
+    """Every stream of the services' account: one per producer, the dead letters, the
+    partner feed as intake publishes it."""
+    return (*(stream_name(service) for service in SERVICES), DLQ_STREAM, PARTNER_STREAM)
+
+
+def provisioner_permissions() -> Permissions:
+    """The one identity that creates and updates the services' streams (`shared/provision.py`,
+    a step of every start-up: launcher, docker compose, a Kubernetes Job). No service may:
+    a stream's configuration (subjects, sources, republish) is carried out with the
+    account's rights, so a service that could change its own stream could make it capture
+    and republish, e.g., intake's command replies to where it may read them."""
+    publish = ["$JS.API.INFO"]
+    for stream in platform_streams():
+        publish += [f"$JS.API.STREAM.{op}.{stream}" for op in ("INFO", "CREATE", "UPDATE")]
+    return Permissions(publish=tuple(publish), subscribe=(f"{inbox_prefix(PROVISIONER)}.>",))
 
 
 def service_permissions(service: ServiceShape) -> Permissions:
@@ -165,22 +179,19 @@ def service_permissions(service: ServiceShape) -> Permissions:
     sends commands and publishes the partner feed."""
     name = service.name
     publish = [f"womento.{name}.>", f"womento.dlq.{name}.>", "$JS.API.INFO"]
-    publish += stream_api(stream_name(name), owner=True)
-    publish += stream_api(DLQ_STREAM, owner=False)
-    consumed_streams: dict[str, None] = {}
+    streams = [stream_name(name), DLQ_STREAM]
     for event in service.consumed_events:
         stream = stream_name(event.producer)
-        consumed_streams.setdefault(stream)
-        publish += consumer_api(stream, durable_name(name, event))
-    for stream in consumed_streams:
-        if stream != stream_name(name):
-            publish += stream_api(stream, owner=False)
+        streams.append(stream)
+        publish += consumer_api(stream, durable_name(name, event), event.subject())
     subscribe = [f"{inbox_prefix(name)}.>"]
     subscribe += sorted({subject.rsplit(".", 1)[0] + ".>" for subject in service.command_subjects})
     if name == "intake":
         publish += ["womento.cmd.>", PARTNER_SUBJECTS]  # COMMAND_SENDERS
-        publish += stream_api(PARTNER_STREAM, owner=True)
-        publish += consumer_api(PARTNER_STREAM, GATEWAY_DURABLE)
+        streams.append(PARTNER_STREAM)
+        publish += consumer_api(PARTNER_STREAM, GATEWAY_DURABLE, PARTNER_SUBJECTS)
+    # Streams: look only (`bus.check_streams`); the provisioner makes them.
+    publish += [f"$JS.API.STREAM.INFO.{stream}" for stream in dict.fromkeys(streams)]
     return Permissions(
         publish=tuple(dict.fromkeys(publish)),
         subscribe=tuple(subscribe),
@@ -198,7 +209,7 @@ def gateway_permissions() -> Permissions:
             PARTNER_SUBJECTS,
             "$JS.API.INFO",
             f"$JS.API.STREAM.MSG.GET.{feed}",
-            *stream_api(feed, owner=True),
+            *(f"$JS.API.STREAM.{op}.{feed}" for op in ("INFO", "CREATE", "UPDATE")),
             f"$JS.API.CONSUMER.*.{feed}",
             f"$JS.API.CONSUMER.*.{feed}.>",
             f"$JS.API.CONSUMER.MSG.NEXT.{feed}.*",
@@ -328,6 +339,7 @@ def accounts_config(credentials: Credentials, services: Iterable[ServiceShape]) 
 
     app_users = [user(s, service_permissions(by_name[s])) for s in SERVICES]
     app_users.append(user(ADMIN, None))
+    app_users.append(user(PROVISIONER, provisioner_permissions()))
     callout_only = Permissions(subscribe=("$SYS.REQ.USER.AUTH",), allow_responses=True)
     kick_only = Permissions(
         publish=("$SYS.REQ.SERVER.*.KICK",), subscribe=(f"{inbox_prefix(SYS_KICK)}.>",)
@@ -421,6 +433,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"{args.credentials_dir}/: nkey seeds (secret, mode 0600)")
     for service, files in seed_files_by_service().items():
         print(f"  -> {service}: {' '.join(files)}")
+    print(f"  -> the stream provisioning step (nats-streams), no service: {PROVISIONER}.nk")
     print(f"  -> operators' tools only, no service: {ADMIN}.nk")
     return 0
 

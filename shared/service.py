@@ -32,7 +32,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from shared import faults
-from shared.bus import EventConsumer, Subscription, ensure_streams, make_broker
+from shared.bus import EventConsumer, Subscription, check_streams, make_broker
 from shared.clock import Clock, FileClock, SystemClock
 from shared.commands import CommandResponder, CommandRoute
 from shared.db import make_engine, make_sessionmaker, migrate, migrations_current
@@ -199,7 +199,7 @@ async def _lifespan(rt: Runtime) -> AsyncIterator[None]:
     await migrate(d.migrations_dir, s.database_url, d.name)
     rt.nats = await rt.broker.connect()
     rt.jetstream = rt.nats.jetstream()
-    await ensure_streams(rt.jetstream, s, consumes=[e.producer for e in d.consumed_events])
+    await check_streams(rt.jetstream, s, consumes=[e.producer for e in d.consumed_events])
     rt.relay = OutboxRelay(
         outbox=rt.outbox,
         sessionmaker=rt.sessionmaker,

@@ -26,9 +26,11 @@ import nats
 import pytest
 
 from shared import natsauth
+from shared.bus import provision_streams
 from shared.db import asyncpg_dsn
 from shared.events import SERVICES
 from shared.launcher import NatsServer, PostgresServer, ServiceProcess
+from shared.settings import Settings
 
 EXTERNAL_NATS = os.environ.get("NATS_URL")
 EXTERNAL_NATS_CREDENTIALS = (
@@ -126,14 +128,16 @@ class NatsHandle:
         self.server.start()
 
 
-async def _delete_womento_streams(url: str, options: dict[str, str]) -> None:
-    """Empty slate on a shared server: only this project's streams are deleted."""
+async def _fresh_womento_streams(url: str, options: dict[str, Any]) -> None:
+    """Empty slate on a shared server: only this project's streams are deleted, then made
+    again as the provisioner would (`shared.provision`; services only check them)."""
     nc = await nats.connect(url, **options)
     try:
         js = nc.jetstream()
         for info in await js.streams_info():
             if info.config.name.startswith("WOMENTO_"):
                 await js.delete_stream(info.config.name)
+        await provision_streams(js, Settings(NATS_URL=url))
     finally:
         await nc.close()
 
@@ -146,13 +150,14 @@ def nats_server(workdir: Path, request: pytest.FixtureRequest) -> Iterator[NatsH
         if request.node.get_closest_marker("nats_tls"):
             pytest.skip("needs a NATS with TLS started by the suite")
         handle = NatsHandle(EXTERNAL_NATS, None, EXTERNAL_NATS_CREDENTIALS)
-        asyncio.run(_delete_womento_streams(EXTERNAL_NATS, handle.connect_options()))
+        asyncio.run(_fresh_womento_streams(EXTERNAL_NATS, handle.connect_options()))
         yield handle
         return
     if BACKEND == "containers":
         from testcontainers.community.nats import NatsContainer
 
         with NatsContainer("nats:2.10", jetstream=True) as container:
+            asyncio.run(_fresh_womento_streams(container.nats_uri(), {}))
             yield NatsHandle(container.nats_uri(), None, None)
         return
     # `nats_tls`: clients must use TLS (production settings refuse NATS without it).

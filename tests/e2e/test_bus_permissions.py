@@ -36,8 +36,8 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StreamConfig
 from shared import natsauth
 from shared.clock import SystemClock
 from shared.commands import CommandEnvelope, CommandRejected, GetMatching, send
-from shared.events import SERVICES
-from shared.subjects import DLQ_STREAM, stream_name
+from shared.events import SERVICES, ApplicationReceived
+from shared.subjects import DLQ_STREAM, durable_name, stream_name
 from tests.conftest import NatsHandle, eventually
 from tests.e2e.test_partners import PartnerClient, create_partner, fetch_all, issue
 from tests.helpers import create_organisation, open_cycle
@@ -211,13 +211,7 @@ async def test_matching_cannot_answer_feedbacks_commands_nor_read_anothers_repli
 
 async def test_matching_consumes_only_the_streams_it_consumes(nats_server: NatsHandle) -> None:
     admin = await as_identity(nats_server, natsauth.ADMIN)
-    js = admin.nc.jetstream()
-    for name, subjects in (
-        (DLQ_STREAM, ["womento.dlq.>"]),
-        (stream_name("intake"), ["womento.intake.>"]),
-        (stream_name("scheduling"), ["womento.scheduling.>"]),
-    ):
-        await js.add_stream(StreamConfig(name=name, subjects=subjects))
+    js = admin.nc.jetstream()  # the streams exist: the provisioner made them at NATS start
     await js.publish("womento.dlq.feedback.feedback__meeting_held", b'{"dead": "letter"}')
     await js.publish("womento.scheduling.meeting_held", b"{}")
     await js.publish("womento.intake.application_received", b'{"to": "matching"}')
@@ -240,6 +234,28 @@ async def test_matching_consumes_only_the_streams_it_consumes(nats_server: NatsH
                 # Another service's durable on a stream it does consume.
                 ("$JS.API.CONSUMER.CREATE.WOMENTO_INTAKE.feedback__application_received", {}),
                 ("$JS.API.CONSUMER.MSG.NEXT.WOMENTO_INTAKE.feedback__application_received", {}),
+                # Its own durable, but with another filter than its event's, or with the
+                # filter in the body only (which the server would not check).
+                (f"$JS.API.CONSUMER.CREATE.WOMENTO_INTAKE.{durable}", {}),
+                (f"$JS.API.CONSUMER.CREATE.WOMENTO_INTAKE.{durable}.womento.intake.>", {}),
+                (
+                    f"$JS.API.CONSUMER.CREATE.WOMENTO_INTAKE.{durable}.womento.intake.cycle_opened",
+                    {},
+                ),
+                (f"$JS.API.CONSUMER.DURABLE.CREATE.WOMENTO_INTAKE.{durable}", {}),
+                # No stream configuration, not even its own stream's: a stream that also
+                # captured `_INBOX_intake.>` and republished it would hand it intake's
+                # command replies.
+                (
+                    "$JS.API.STREAM.UPDATE.WOMENTO_MATCHING",
+                    {
+                        "name": "WOMENTO_MATCHING",
+                        "subjects": ["womento.matching.>", "_INBOX_intake.>"],
+                    },
+                ),
+                ("$JS.API.STREAM.CREATE.WOMENTO_MATCHING", {"name": "WOMENTO_MATCHING"}),
+                (f"$JS.API.STREAM.CREATE.{DLQ_STREAM}", {"name": DLQ_STREAM}),
+                ("$JS.API.STREAM.CREATE.EXFILTRATE", {"name": "EXFILTRATE", "subjects": [">"]}),
                 # Nor delete or list.
                 (f"$JS.API.STREAM.DELETE.{DLQ_STREAM}", {}),
                 (f"$JS.API.STREAM.PURGE.{DLQ_STREAM}", {}),
@@ -259,6 +275,16 @@ async def test_matching_consumes_only_the_streams_it_consumes(nats_server: NatsH
         await msg.ack()
         # The dead letter is still there, unread (the admin sees it).
         assert (await js.stream_info(DLQ_STREAM)).state.messages == 1
+        # Controls: matching may look at its streams; the provisioner may change them.
+        own = await matching.nc.jetstream().stream_info("WOMENTO_MATCHING")
+        assert own.config.subjects == ["womento.matching.>"]
+        provisioner = await as_identity(nats_server, natsauth.PROVISIONER)
+        pjs = provisioner.nc.jetstream()
+        info = await pjs.stream_info("WOMENTO_MATCHING")
+        updated = await pjs.update_stream(info.config)
+        assert updated.config.subjects == ["womento.matching.>"]
+        await provisioner.refused_requests([(f"$JS.API.STREAM.MSG.GET.{DLQ_STREAM}", {"seq": 1})])
+        await provisioner.close()
     finally:
         await matching.close()
         await admin.close()
@@ -301,15 +327,16 @@ async def test_only_intake_may_ask_for_personal_data(nats_server: NatsHandle) ->
 async def test_no_service_can_deliver_into_another_services_commands(stack) -> None:
     """nats-server does not check a push consumer's deliver_subject nor a pull request's reply
     subject against anyone's permissions (nats-io/nats-server#8274), so feedback, which may
-    publish into and consume its own stream, can have the server deliver a payload of its
-    choosing into matching's command subscription, by either route. matching's responder
-    ignores such a delivery (its reply is `$JS.ACK...` or nothing, not the inbox of a service
-    that may send commands: `natsauth.command_reply_prefixes`), counts it and never answers;
-    intake's genuine command, on the same subscription, is answered."""
+    create its durable on a stream it consumes (WOMENTO_INTAKE, with its own filter), can
+    have the server deliver that stream's messages into matching's command subscription, by
+    either route. matching's responder ignores such a delivery (its reply is `$JS.ACK...` or
+    nothing, not the inbox of a service that may send commands:
+    `natsauth.command_reply_prefixes`), counts it and never answers; intake's genuine
+    command, on the same subscription, is answered. (The message here is published by the
+    admin; in an attack it would be any message of a stream the attacker consumes.)"""
     stack.start("matching")
     admin = await as_identity(stack.nats, natsauth.ADMIN)
     js = admin.nc.jetstream()
-    await js.add_stream(StreamConfig(name="WOMENTO_FEEDBACK", subjects=["womento.feedback.>"]))
     feedback = await as_identity(stack.nats, "feedback")
     intake = await as_identity(stack.nats, "intake")
     target = GetMatching.subject()
@@ -322,6 +349,8 @@ async def test_no_service_can_deliver_into_another_services_commands(stack) -> N
         correlationid=forged_id,
         data={"cycle_id": str(uuid4())},
     ).model_dump_json()
+    source = ApplicationReceived.subject()
+    durable = durable_name("feedback", ApplicationReceived)
 
     async def forged_count() -> float:
         async with httpx.AsyncClient(base_url=stack["matching"].base_url) as http:
@@ -343,28 +372,36 @@ async def test_no_service_can_deliver_into_another_services_commands(stack) -> N
                 wait_seconds=10,
             )
 
+        await js.publish(source, forged.encode())
         fjs = feedback.nc.jetstream()
-        await fjs.publish("womento.feedback.survey_completed", forged.encode())
-        durable = "feedback__survey_completed"
-        # 1. A push consumer delivering into matching's command subject, in its queue group.
+        # 1. Its durable as a push consumer delivering into matching's command subject, in
+        # matching's queue group.
         await fjs.add_consumer(
-            "WOMENTO_FEEDBACK",
+            "WOMENTO_INTAKE",
             ConsumerConfig(
+                name=durable,
                 durable_name=durable,
+                filter_subject=source,
                 deliver_subject=target,
                 deliver_group="matching-commands",
                 ack_policy=AckPolicy.NONE,
             ),
         )
         assert await eventually(lambda: _at_least(forged_count, 1))
-        await js.delete_consumer("WOMENTO_FEEDBACK", durable)  # (feedback may not delete)
-        # 2. A pull consumer whose pull request names matching's command subject as reply.
+        await js.delete_consumer("WOMENTO_INTAKE", durable)  # (feedback may not delete)
+        # 2. Its durable as a pull consumer, whose pull request names matching's command
+        # subject as the reply.
         await fjs.add_consumer(
-            "WOMENTO_FEEDBACK",
-            ConsumerConfig(durable_name=durable, ack_policy=AckPolicy.EXPLICIT),
+            "WOMENTO_INTAKE",
+            ConsumerConfig(
+                name=durable,
+                durable_name=durable,
+                filter_subject=source,
+                ack_policy=AckPolicy.EXPLICIT,
+            ),
         )
         await feedback.nc.publish(
-            f"$JS.API.CONSUMER.MSG.NEXT.WOMENTO_FEEDBACK.{durable}", b'{"batch": 1}', reply=target
+            f"$JS.API.CONSUMER.MSG.NEXT.WOMENTO_INTAKE.{durable}", b'{"batch": 1}', reply=target
         )
         assert await eventually(lambda: _at_least(forged_count, 2))
         log = stack.log("matching")

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from services.intake import models
 from services.intake.app import DEFINITION
-from shared.bus import ensure_streams
+from shared.bus import check_streams
 from shared.clock import FrozenClock
 from shared.db import make_engine, make_sessionmaker, migrate
 from shared.inbox import Inbox
@@ -29,7 +29,7 @@ async def parts(database_url, nats_server):
     engine = make_engine(settings)
     client = await nats.connect(nats_server.url, **nats_server.connect_options())
     js = client.jetstream()
-    await ensure_streams(js, settings)
+    await check_streams(js, settings)  # made by the provisioner when NATS started
     clock = FrozenClock(datetime(2027, 1, 15, 9, tzinfo=UTC))
     outbox = Outbox(service="intake", table=models.outbox)
 

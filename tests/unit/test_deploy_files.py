@@ -114,7 +114,13 @@ def compose_services() -> dict[str, Any]:
 
 
 def test_compose_names_exactly_the_platform_services() -> None:
-    assert set(compose_services()) == {"nats-credentials", "nats", "postgres", *APP_SERVICES}
+    assert set(compose_services()) == {
+        "nats-credentials",
+        "nats",
+        "nats-streams",
+        "postgres",
+        *APP_SERVICES,
+    }
 
 
 @pytest.mark.parametrize("name", APP_SERVICES)
@@ -133,7 +139,8 @@ def test_compose_builds_each_service_from_the_dockerfile(name: str) -> None:
     assert env["WOMENTO_ENV"] == "development"
     assert env["WOMENTO_SECRET_KEY"]
     assert service["depends_on"]["postgres"]["condition"] == "service_healthy"
-    assert service["depends_on"]["nats"]["condition"] == "service_started"
+    # NATS is up and its streams are made (the services may not make them).
+    assert service["depends_on"]["nats-streams"]["condition"] == ("service_completed_successfully")
     assert service["depends_on"]["nats-credentials"]["condition"] == (
         "service_completed_successfully"
     )
@@ -701,3 +708,26 @@ def test_optional_partner_access_opens_only_the_nats_client_port() -> None:
     for port in (6222, 8222, 7777):
         assert admitted(policies, "nats", port) == set()
     assert [p["port"] for p in service["spec"]["ports"]] == [4222]
+
+
+def test_compose_provisions_the_streams_as_the_provisioner_once_nats_is_healthy() -> None:
+    job = compose_services()["nats-streams"]
+    assert job["command"] == ["python", "-m", "shared.provision"]
+    assert job["restart"] == "no"
+    assert job["depends_on"]["nats"]["condition"] == "service_healthy"
+    assert job["depends_on"]["nats-credentials"]["condition"] == "service_completed_successfully"
+    env = as_mapping(job["environment"])
+    assert f"nats-credentials:{env['WOMENTO_NATS_CREDENTIALS_DIR']}:ro" in job["volumes"]
+
+
+def test_kubernetes_provisions_the_streams_with_only_the_provisioners_seed() -> None:
+    [job] = [
+        d for d in load_yaml_documents(DEPLOY / "k8s" / "nats-streams.yaml") if d["kind"] == "Job"
+    ]
+    pod = job["spec"]["template"]["spec"]
+    [container] = pod["containers"]
+    assert container["command"] == ["python", "-m", "shared.provision"]
+    seeds = {v["name"]: v for v in pod["volumes"]}["nats-credentials"]["secret"]
+    assert seeds["secretName"] == "nats-seed-provisioner"
+    assert [item["key"] for item in seeds["items"]] == ["provisioner.nk"]
+    assert "nats-streams.yaml" in load_yaml(DEPLOY / "k8s" / "kustomization.yaml")["resources"]
