@@ -2,7 +2,9 @@
 and the checks on what an organisation admin types. No I/O.
 
 - `partner_event` turns one of the services' events into what partners get, or None:
-  pairs under `pseudonym`, meetings by month only, outcomes without a person or a pair.
+  pairs under `pseudonym`, meetings by month only, outcomes without a person or a pair;
+  `partner_envelope` wraps it for one partner, with a `time` no finer than its data
+  (`partner_time`: a meeting's month, an outcome's day).
 - A pseudonym is an HMAC of the pair id under a key of the partner's own, so the same pair
   has the same pseudonym in every event one partner gets, and different ones for two
   partners (who therefore cannot join what they hold).
@@ -23,13 +25,14 @@ import ipaddress
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from urllib.parse import urlsplit
 from uuid import UUID, uuid5
 
 from shared import events as ev
 from shared import natsauth
 from shared import partner_events as pe
+from shared.envelope import Envelope
 
 MAX_NAME_LENGTH = 120
 MAX_URL_LENGTH = 500
@@ -94,6 +97,41 @@ FED_EVENTS: tuple[type[ev.Event], ...] = (
     ev.OutcomeRecorded,
 )
 """The services' events that become partner events (the rest never reach partners)."""
+
+
+def partner_time(partner_event: pe.PartnerEvent, source_time: datetime) -> datetime:
+    """The `time` of a partner's copy: the source event's, unless that says more than the
+    data does. A meeting has only its month (its day could single out the pair), so its
+    copy's time is the first of the month, 00:00 UTC; an outcome, its day at 00:00 UTC (the
+    exact moment could be matched with a survey answer or a call)."""
+    at = source_time.astimezone(UTC)
+    match partner_event:
+        case pe.MeetingHeld():
+            return datetime(at.year, at.month, 1, tzinfo=UTC)
+        case pe.OutcomeRecorded():
+            return datetime(at.year, at.month, at.day, tzinfo=UTC)
+    return source_time
+
+
+def partner_envelope(
+    event: ev.Event,
+    source: Envelope,
+    partner_id: UUID,
+    pseudonym: Pseudonym,
+    applications: tuple[int, int] = (0, 0),
+) -> pe.PartnerEnvelope | None:
+    """The partner's copy of `event` (published in `source`), or None: it gets nothing."""
+    copy = partner_event(event, pseudonym, applications)
+    if copy is None:
+        return None
+    return pe.PartnerEnvelope(
+        id=message_id(source.id, partner_id),
+        type=copy.type_name(),
+        time=partner_time(copy, source.time),
+        organisationid=source.organisationid,
+        partnerid=partner_id,
+        data=copy.model_dump(mode="json"),
+    )
 
 
 def pseudonym_key(secret_key: str, partner_id: UUID) -> bytes:
