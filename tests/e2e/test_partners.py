@@ -45,6 +45,9 @@ def create_partner(stack: Any, organisation_id: UUID, name: str) -> UUID:
 
 
 def issue(stack: Any, organisation_id: UUID, partner_id: UUID, out: Path) -> dict[str, str]:
+    """Issue a credential into `out`, which a readable stale file occupies: it ends 0600."""
+    out.write_text("{}\n")
+    out.chmod(0o644)
     done = partners_cli(
         stack,
         "issue",
