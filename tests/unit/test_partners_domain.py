@@ -260,6 +260,18 @@ def test_a_name_is_kept_with_its_spaces_tidied() -> None:
         ("https://169.254.169.254/latest/meta-data", False, False, "private_address"),
         ("https://localhost/hook", False, False, "private_address"),
         ("https://db.internal/hook", False, False, "private_address"),
+        ("https://localhost./hook", False, False, "private_address"),
+        ("https://10.0.0.5./hook", False, False, "private_address"),
+        ("https://[::ffff:10.0.0.5]/hook", False, False, "private_address"),
+        ("https://[2002:a00:5::1]/hook", False, False, "private_address"),  # 6to4
+        ("https://[64:ff9b::a00:5]/hook", False, False, "private_address"),  # NAT64
+        ("https://[64:ff9b::7f00:1]/hook", False, False, "private_address"),
+        ("https://127.1/hook", False, False, "private_address"),  # shorthand
+        ("https://2130706433/hook", False, False, "private_address"),  # decimal
+        ("https://0x7f.1/hook", False, False, "private_address"),  # hex
+        ("https://0177.0.0.1/hook", False, False, "private_address"),  # octal
+        ("https://10.5/hook", False, False, "private_address"),
+        ("https://0/hook", False, False, "private_address"),
         ("https://example.org/" + "a" * 600, False, False, "too_long"),
     ],
 )
@@ -277,5 +289,9 @@ def test_good_webhook_addresses() -> None:
     assert check(" https://hooks.example.org/w ", require_https=True, allow_private=False) == (
         "https://hooks.example.org/w"
     )
+    # Public addresses in any form a resolver reads stay allowed.
+    assert check("https://[64:ff9b::5db8:d822]/w", require_https=True, allow_private=False)
+    assert check("https://93.184.216.34/w", require_https=True, allow_private=False)
+    assert check("https://1572395042/w", require_https=True, allow_private=False)
     # Development and tests may point at a local receiver.
     assert check("http://127.0.0.1:9/h", require_https=False, allow_private=True)

@@ -149,6 +149,11 @@ def test_retry_after_lengthens_but_never_beyond_the_longest_step() -> None:
         ("::ffff:10.0.0.1", False),
         ("::ffff:127.0.0.1", False),
         ("2002:0a00:0001::1", False),  # 6to4 of 10.0.0.1
+        ("64:ff9b::a00:1", False),  # NAT64 of 10.0.0.1
+        ("64:ff9b::7f00:1", False),  # NAT64 of 127.0.0.1
+        ("64:ff9b::169.254.169.254", False),
+        ("64:ff9b::5db8:d822", True),  # NAT64 of 93.184.216.34
+        ("64:ff9b:1::5db8:d822", False),  # local-use NAT64 prefix
         ("224.0.0.1", False),
         ("0.0.0.0", False),
         ("not-an-address", False),
