@@ -334,6 +334,17 @@ RETRY_JITTER = 0.1
 
 DELIVERED, RETRYING, FAILED, PENDING = "delivered", "retrying", "failed", "pending"
 DELIVERY_OUTCOMES = (PENDING, DELIVERED, RETRYING, FAILED)
+DELIVERY_ERRORS = (
+    "dns_error",
+    "private_address",
+    "timeout",
+    "tls_error",
+    "connect_error",
+    "request_error",
+    "not_in_stream",
+)
+"""An attempt's error code when the receiver gave no answer (`webhooks.post_webhook`), or
+the event was no longer in the stream; each has a label on the partners screen."""
 
 
 class WebhookVerificationError(ValueError):

@@ -28,6 +28,7 @@ from services.intake.partners.tables import (
     partner_webhook_deliveries,
     partners,
 )
+from shared import partner_events as pe
 from shared.crypto import PersonalDataVault, vault_for
 from shared.settings import Environment, Settings
 
@@ -499,6 +500,12 @@ class WebhookDelivery:
     next_attempt_at: datetime | None
     requested_by: UUID | None
     requested_at: datetime | None
+
+    @property
+    def event_name(self) -> str | None:
+        """The partner event's name (`meeting_held`), None for a type this code does not know."""
+        known = pe.PARTNER_EVENTS.get(self.event_type)
+        return known.event_name() if known else None
 
 
 @dataclass(frozen=True)
