@@ -81,7 +81,10 @@ async def run_gateway(rt: Runtime) -> None:
         kicker = await _connect(rt, natsauth.SYS_KICK)
         connections.append(kicker)
         log.info("partner gateway started")
-        await asyncio.gather(bridge(rt, gateway), sweep(rt, kicker))
+        # If one part fails, the other is cancelled before the gateway is started again.
+        async with asyncio.TaskGroup() as parts:
+            parts.create_task(bridge(rt, gateway))
+            parts.create_task(sweep(rt, kicker))
     finally:
         for nc in connections:
             with contextlib.suppress(Exception):
