@@ -7,9 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -19,23 +16,11 @@ import nats
 import pytest
 
 from shared import natsauth
-from shared.launcher import ROOT
 from shared.partner_events import PartnerEnvelope
 from tests.conftest import eventually
-from tests.helpers import create_organisation, open_cycle
+from tests.helpers import create_organisation, open_cycle, partners_cli
 
 PERSONAL_KEYS = ("person_id", "mentee_id", "mentor_id", "application_id", "pair_id", "email")
-
-
-def partners_cli(stack: Any, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "services.intake.partners", *args],
-        env={**os.environ, **stack.env, "WOMENTO_SERVICE": "intake"},
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
 
 
 def create_partner(stack: Any, organisation_id: UUID, name: str) -> UUID:

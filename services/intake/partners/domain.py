@@ -351,6 +351,11 @@ class WebhookVerificationError(ValueError):
     """A webhook whose headers or signature do not check out."""
 
 
+def new_webhook_secret() -> str:
+    """Standard Webhooks' form: `whsec_` and the base64 of 32 random bytes."""
+    return WEBHOOK_SECRET_PREFIX + base64.b64encode(secrets.token_bytes(32)).decode()
+
+
 def webhook_key(secret: str) -> bytes:
     """The HMAC key of a `whsec_...` secret (the prefix is optional, as in the spec)."""
     encoded = secret.removeprefix(WEBHOOK_SECRET_PREFIX)
