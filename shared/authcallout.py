@@ -158,7 +158,9 @@ class CalloutResponder:
         self.nc, self.authorize, self.issuer_seed, self.clock = nc, authorize, issuer_seed, clock
 
     async def start(self) -> None:
-        await self.nc.subscribe(AUTH_SUBJECT, cb=self._on_request)
+        """Subscribe in a queue group, so with several replicas each request is answered
+        (and audited) once."""
+        await self.nc.subscribe(AUTH_SUBJECT, queue="auth-callout", cb=self._on_request)
 
     async def _on_request(self, msg: Msg) -> None:
         try:

@@ -57,6 +57,14 @@ EXAMPLES: dict[type[pe.PartnerEvent], pe.PartnerEvent] = {
 }
 """One made-up event of each kind, shown in the documents and validated against them."""
 
+EXAMPLE_TIME = datetime(2027, 1, 4, 9, 30, tzinfo=UTC)
+EXAMPLE_TIMES: dict[type[pe.PartnerEvent], datetime] = {
+    pe.MeetingHeld: datetime(2027, 4, 1, tzinfo=UTC),
+    pe.OutcomeRecorded: datetime(2027, 1, 4, tzinfo=UTC),
+}
+"""The examples' `time`, as coarse as the feed makes it (intake's `partners.domain.partner_time`:
+a meeting's month, an outcome's day)."""
+
 
 def example_envelope(cls: type[pe.PartnerEvent]) -> dict[str, Any]:
     """What a partner's message body looks like for one event of `cls` (JSON)."""
@@ -64,7 +72,7 @@ def example_envelope(cls: type[pe.PartnerEvent]) -> dict[str, Any]:
     envelope = pe.PartnerEnvelope(
         id=UUID(f"7d3c9a52-1e4b-4f6a-8b2c-{number:012d}"),
         type=cls.type_name(),
-        time=datetime(2027, 1, 4, 9, 30, tzinfo=UTC),
+        time=EXAMPLE_TIMES.get(cls, EXAMPLE_TIME),
         organisationid=_ORGANISATION,
         partnerid=_PARTNER,
         data=EXAMPLES[cls].model_dump(mode="json"),

@@ -111,7 +111,11 @@ class PartnerEnvelope(BaseModel):
     )
     source: Literal["/womento/partner-feed"] = "/womento/partner-feed"
     type: str = Field(description="`womento.partner.<event>.v<version>`")
-    time: AwareDatetime = Field(description="When it happened (RFC 3339, with its offset)")
+    time: AwareDatetime = Field(
+        description="When the programme recorded it (RFC 3339, with its offset), no finer "
+        "than its data: for a meeting the first day of the month, for an outcome the day, "
+        "at 00:00 UTC"
+    )
     datacontenttype: Literal["application/json"] = "application/json"
     organisationid: UUID = Field(description="The organisation (programme operator) it is from")
     partnerid: UUID = Field(description="The partner this copy is for: you")

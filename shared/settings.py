@@ -122,6 +122,10 @@ class Settings(BaseSettings):
             problems.append("WOMENTO_NATS_CREDENTIALS_DIR must be set (the service's nkey seed)")
         if self.nats_tls_ca_file is None and not self.nats_url.startswith("tls://"):
             problems.append("NATS must be reached over TLS (tls:// or WOMENTO_NATS_TLS_CA_FILE)")
+        if self.partner_nats_url and not self.partner_nats_url.startswith("tls://"):
+            problems.append(
+                "WOMENTO_PARTNER_NATS_URL must be a tls:// address (partners send passwords)"
+            )
         if self.crashpoints:
             problems.append("WOMENTO_CRASHPOINTS must be empty")
         if self.webhook_allow_private:

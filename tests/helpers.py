@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Self
@@ -22,12 +25,28 @@ from shared.commands import send
 from shared.db import make_engine, make_sessionmaker
 from shared.envelope import Envelope
 from shared.events import ApplicationReceived, Event, Role
+from shared.launcher import ROOT
 from shared.outbox import Outbox
 from shared.settings import Settings
 from shared.subjects import stream_name
 from tests.conftest import eventually
 
 CONSUMERS = ("matching", "scheduling", "feedback")
+
+
+def partners_cli(
+    stack: Any, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run intake's partners command (`python -m services.intake.partners`) against the
+    stack, with `env` added to its environment."""
+    return subprocess.run(
+        [sys.executable, "-m", "services.intake.partners", *args],
+        env={**os.environ, **stack.env, **(env or {}), "WOMENTO_SERVICE": "intake"},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 async def create_organisation(database_url: str) -> UUID:

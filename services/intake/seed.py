@@ -330,15 +330,10 @@ async def demo_partner_file(settings: Settings, clock: Clock, path: Path) -> boo
                 now=now,
                 actor=None,
             )
-        _write_file(path, document_for(issued, settings))  # once the credential is stored
+        write_credentials_file(path, document_for(issued, settings))  # once it is stored
         return True
     finally:
         await engine.dispose()
-
-
-def _write_file(path: Path, document: dict[str, str]) -> None:
-    path.unlink(missing_ok=True)  # written anew, so with mode 0600 whatever it had
-    write_credentials_file(path, document)
 
 
 def _read_document(path: Path) -> dict[str, str] | None:

@@ -20,30 +20,23 @@ from uuid import UUID
 import pytest
 
 from shared.launcher import ROOT
-from tests.helpers import create_organisation, open_cycle
+from tests.helpers import create_organisation, open_cycle, partners_cli
 
 EXAMPLE = ROOT / "docs" / "examples" / "partner_subscriber.py"
 CYCLE_OPENED = "womento.partner.cycle_opened.v1"
 
 
-def partners_cli(stack: Any, *args: str) -> str:
-    done = subprocess.run(
-        [sys.executable, "-m", "services.intake.partners", *args],
-        env={**os.environ, **stack.env, "WOMENTO_SERVICE": "intake"},
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+def partners(stack: Any, *args: str) -> str:
+    done = partners_cli(stack, *args)
     assert done.returncode == 0, done.stderr
     return done.stdout
 
 
 def credentials_file(stack: Any, organisation_id: UUID, path: Path) -> Path:
     """A partner of the organisation and its credentials file, by the CLI."""
-    created = partners_cli(stack, "create", "--organisation", str(organisation_id), "--name", "P")
+    created = partners(stack, "create", "--organisation", str(organisation_id), "--name", "P")
     partner_id = json.loads(created)["partner_id"]
-    partners_cli(
+    partners(
         stack, "issue", "--organisation", str(organisation_id), "--partner", partner_id,
         "--out", str(path),
     )  # fmt: skip

@@ -145,10 +145,27 @@ async def test_admin_adds_a_partner_issues_and_revokes_a_credential(stack, db) -
     assert await db.fetchval(
         "SELECT disabled_at IS NOT NULL FROM intake.partners WHERE id = $1", partner_id
     )
+    # A page opened before the partner was disabled: its forms are refused by name.
+    stale_token = csrf_from(screen.text)
+    late_issue = await admin.post(
+        f"{SCREEN}/{partner_id}/credentials", data={"valid_days": "30", "csrf_token": stale_token}
+    )
+    assert late_issue.status_code == 422 and "disabled in the meantime" in late_issue.text
+    assert f'href="#partner-{partner_id}"' in late_issue.text
+    late_hook = await admin.post(
+        f"{SCREEN}/{partner_id}/webhook",
+        data={"webhook_url": "https://hooks.example.org/w", "csrf_token": stale_token},
+    )
+    assert late_hook.status_code == 422 and "disabled in the meantime" in late_hook.text
+    assert 'name="webhook_url"' not in late_hook.text  # no form for a disabled partner
+    assert await db.fetchval("SELECT count(*) FROM intake.partner_credentials") == 1
+    assert await db.fetchval("SELECT webhook_url FROM intake.partners") is None
     await admin.aclose()
 
 
-async def test_a_webhook_partner_gets_its_signing_secret_once(stack, db) -> None:
+async def test_a_webhook_partner_gets_its_signing_secret_once_and_the_log_names_errors(
+    stack, db
+) -> None:
     stack.start("intake", **WEBHOOK_ENV)
     base = stack["intake"].base_url
     org = await create_organisation(stack.database_url)
@@ -164,6 +181,20 @@ async def test_a_webhook_partner_gets_its_signing_secret_once(stack, db) -> None
     stored = await db.fetchval("SELECT webhook_secret FROM intake.partners")
     assert secret.encode() not in stored and secret[6:].encode() not in stored
     assert secret not in (await admin.get(SCREEN)).text
+
+    # Nothing listens on port 9: the log shows the event and the error by name, and codes.
+    await open_cycle(stack.database_url, org)
+    assert await eventually(
+        lambda: db.fetchval(
+            "SELECT count(*) > 0 FROM intake.partner_webhook_deliveries"
+            " WHERE error = 'connect_error'"
+        ),
+        timeout=30,
+    )
+    partner_id = await db.fetchval("SELECT id FROM intake.partners WHERE organisation_id = $1", org)
+    log = (await admin.get(f"{SCREEN}/{partner_id}/webhook?lang=en")).text
+    assert "Cycle opened" in log and "<code>womento.partner.cycle_opened.v1</code>" in log
+    assert "could not connect <code>connect_error</code>" in log
     await admin.aclose()
 
 
@@ -214,6 +245,7 @@ async def test_admin_sets_a_webhook_reads_the_log_and_replays(
     )
     screen = await admin.get(f"{hook}?lang=en")
     assert "HTTP 500" in screen.text and "HTTP 200" in screen.text
+    assert "Cycle opened" in screen.text
     assert "failed, will retry" in screen.text and "delivered" in screen.text
 
     delivered = await db.fetchval(

@@ -9,9 +9,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
-import os
-import subprocess
-import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -25,11 +22,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.intake.partners import domain, store
 from shared.clock import SystemClock
 from shared.db import make_engine, make_sessionmaker
-from shared.launcher import ROOT, free_port
+from shared.launcher import free_port
 from shared.partner_events import PartnerEnvelope
 from shared.settings import Environment, Settings
 from tests.conftest import eventually
-from tests.helpers import create_organisation, open_cycle
+from tests.helpers import create_organisation, open_cycle, partners_cli
 
 T = TypeVar("T")
 
@@ -117,17 +114,6 @@ async def receiver() -> AsyncIterator[Receiver]:
     await asyncio.wait_for(task, timeout=10)
 
 
-def partners_cli(stack: Any, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "services.intake.partners", *args],
-        env={**os.environ, **stack.env, **WEBHOOK_ENV, "WOMENTO_SERVICE": "intake"},
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-
-
 def create_partner(stack: Any, organisation_id: UUID, name: str, url: str) -> tuple[UUID, str]:
     done = partners_cli(
         stack,
@@ -138,6 +124,7 @@ def create_partner(stack: Any, organisation_id: UUID, name: str, url: str) -> tu
         name,
         "--webhook-url",
         url,
+        env=WEBHOOK_ENV,
     )
     assert done.returncode == 0, done.stderr
     created = json.loads(done.stdout)

@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from services.intake.partners.domain import DELIVERY_ERRORS
 from services.intake.web.i18n import LOCALES, catalogue
+from shared.partner_events import PARTNER_EVENTS
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "services" / "intake" / "web" / "templates"
 STATIC_KEY = re.compile(r"""_\(\s*["']([a-z0-9_.]+)["']\s*[,)]""")
@@ -46,3 +48,11 @@ def test_every_fixed_text_key_in_a_template_exists(template: Path) -> None:
 def test_no_text_is_empty() -> None:
     for lang in ("fi", "en", "sv"):
         assert all(value.strip() for value in catalogue(lang).values())
+
+
+def test_every_partner_event_and_delivery_error_has_a_label_in_every_language() -> None:
+    """The webhook delivery log shows these by name (with the raw code beside them)."""
+    wanted = {f"partners.event.{cls.event_name()}" for cls in PARTNER_EVENTS.values()}
+    wanted |= {f"partners.hook.error.{code}" for code in DELIVERY_ERRORS}
+    for lang in ("fi", "en", "sv"):
+        assert not wanted - catalogue(lang).keys(), lang

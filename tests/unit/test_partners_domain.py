@@ -4,7 +4,7 @@ message ids, why a credential is refused, and the checks on what an admin types.
 from __future__ import annotations
 
 import json
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone
 from uuid import UUID, uuid4
 
 import pytest
@@ -12,7 +12,10 @@ import pytest
 from services.intake.partners import domain
 from services.intake.partners.domain import CredentialState, PartnerInputError
 from shared import events as ev
+from shared import partner_catalogue
 from shared import partner_events as pe
+from shared.clock import FrozenClock
+from shared.envelope import Envelope
 
 NOW = datetime(2027, 3, 1, 12, 0, tzinfo=UTC)
 SECRET = "s3cret-of-the-partner"
@@ -152,6 +155,71 @@ def test_a_partner_event_carries_nothing_that_names_or_singles_out_a_person(
         assert (body["mentee_applications"], body["mentor_applications"]) == (40, 45)
 
 
+# 01:30 in Helsinki on 1 May is 22:30 UTC on 30 April: the coarse times are UTC's.
+SOURCE_TIME = datetime(2027, 5, 1, 1, 30, 17, 123000, tzinfo=timezone(timedelta(hours=3)))
+PARTNER_TIMES = {
+    "meeting_held": "2027-04-01T00:00:00Z",
+    "outcome_recorded": "2027-04-30T00:00:00Z",
+}
+"""What the partner's copy says for `time`; any other event keeps the source's exact time."""
+
+
+@pytest.mark.parametrize("event", source_events(), ids=lambda e: e.type_name())
+def test_a_partners_envelope_is_its_copy_with_a_time_no_finer_than_its_data(
+    event: ev.Event,
+) -> None:
+    organisation, partner = uuid4(), uuid4()
+    source = Envelope.wrap(event, organisation_id=organisation, clock=FrozenClock(SOURCE_TIME))
+    pseudonym = domain.pseudonymiser("installation-secret", partner)
+    copy = domain.partner_envelope(event, source, partner, pseudonym, applications=(40, 45))
+    shared = domain.partner_event(event, pseudonym, applications=(40, 45))
+    assert copy is not None and shared is not None
+    name = shared.event_name()
+    assert copy.model_dump(mode="json") == {
+        "specversion": "1.0",
+        "id": str(domain.message_id(source.id, partner)),
+        "source": "/womento/partner-feed",
+        "type": f"womento.partner.{name}.v1",
+        "time": PARTNER_TIMES.get(name, "2027-04-30T22:30:17.123000Z"),
+        "datacontenttype": "application/json",
+        "organisationid": str(organisation),
+        "partnerid": str(partner),
+        "data": shared.model_dump(mode="json"),
+    }
+
+
+@pytest.mark.parametrize("event", source_events(), ids=lambda e: e.type_name())
+def test_a_coarse_time_is_taken_in_utc_whatever_the_source_offset(event: ev.Event) -> None:
+    shared = domain.partner_event(event, domain.pseudonymiser("k", uuid4()))
+    assert shared is not None
+    time = domain.partner_time(shared, SOURCE_TIME)
+    if shared.event_name() in PARTNER_TIMES:
+        assert time.isoformat() == PARTNER_TIMES[shared.event_name()].replace("Z", "+00:00")
+    else:
+        assert time == SOURCE_TIME
+
+
+@pytest.mark.parametrize("cls", list(pe.PARTNER_EVENTS.values()), ids=lambda c: c.event_name())
+def test_the_documented_examples_have_times_as_coarse_as_the_feed_makes_them(
+    cls: type[pe.PartnerEvent],
+) -> None:
+    example = pe.PartnerEnvelope.model_validate(partner_catalogue.example_envelope(cls))
+    assert domain.partner_time(example.open(), example.time) == example.time
+
+
+def test_an_event_partners_do_not_get_has_no_envelope() -> None:
+    received = ev.ApplicationReceived(
+        application_id=uuid4(),
+        person_id=uuid4(),
+        cycle_id=uuid4(),
+        role=ev.Role.MENTEE,
+        submitted_at=NOW,
+    )
+    source = Envelope.wrap(received, organisation_id=uuid4(), clock=FrozenClock(NOW))
+    pseudonym = domain.pseudonymiser("k", uuid4())
+    assert domain.partner_envelope(received, source, uuid4(), pseudonym) is None
+
+
 def test_every_fed_event_has_a_partner_event_and_the_rest_have_none() -> None:
     assert {type(e) for e in source_events()} == set(domain.FED_EVENTS)
     received = ev.ApplicationReceived(
@@ -192,6 +260,18 @@ def test_a_name_is_kept_with_its_spaces_tidied() -> None:
         ("https://169.254.169.254/latest/meta-data", False, False, "private_address"),
         ("https://localhost/hook", False, False, "private_address"),
         ("https://db.internal/hook", False, False, "private_address"),
+        ("https://localhost./hook", False, False, "private_address"),
+        ("https://10.0.0.5./hook", False, False, "private_address"),
+        ("https://[::ffff:10.0.0.5]/hook", False, False, "private_address"),
+        ("https://[2002:a00:5::1]/hook", False, False, "private_address"),  # 6to4
+        ("https://[64:ff9b::a00:5]/hook", False, False, "private_address"),  # NAT64
+        ("https://[64:ff9b::7f00:1]/hook", False, False, "private_address"),
+        ("https://127.1/hook", False, False, "private_address"),  # shorthand
+        ("https://2130706433/hook", False, False, "private_address"),  # decimal
+        ("https://0x7f.1/hook", False, False, "private_address"),  # hex
+        ("https://0177.0.0.1/hook", False, False, "private_address"),  # octal
+        ("https://10.5/hook", False, False, "private_address"),
+        ("https://0/hook", False, False, "private_address"),
         ("https://example.org/" + "a" * 600, False, False, "too_long"),
     ],
 )
@@ -209,5 +289,9 @@ def test_good_webhook_addresses() -> None:
     assert check(" https://hooks.example.org/w ", require_https=True, allow_private=False) == (
         "https://hooks.example.org/w"
     )
+    # Public addresses in any form a resolver reads stay allowed.
+    assert check("https://[64:ff9b::5db8:d822]/w", require_https=True, allow_private=False)
+    assert check("https://93.184.216.34/w", require_https=True, allow_private=False)
+    assert check("https://1572395042/w", require_https=True, allow_private=False)
     # Development and tests may point at a local receiver.
     assert check("http://127.0.0.1:9/h", require_https=False, allow_private=True)

@@ -215,3 +215,27 @@ def test_production_refuses_the_mailbox_and_plain_http(
     monkeypatch.setenv(variable, value)
     with pytest.raises(ValidationError, match=variable):
         Settings()
+
+
+@pytest.mark.parametrize(
+    "url", ["nats://bus.example.org:4222", "bus.example.org:4222", "ws://bus.example.org"]
+)
+def test_production_refuses_a_partner_address_without_tls(
+    monkeypatch: pytest.MonkeyPatch, url: str
+) -> None:
+    """Partners connect with a password: never in clear."""
+    set_production(monkeypatch)
+    monkeypatch.setenv("WOMENTO_PARTNER_NATS_URL", url)
+    with pytest.raises(ValidationError, match="WOMENTO_PARTNER_NATS_URL"):
+        Settings()
+
+
+def test_production_accepts_a_tls_partner_address_or_none(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    set_production(monkeypatch)
+    assert Settings().partner_nats_url is None
+    monkeypatch.setenv("WOMENTO_PARTNER_NATS_URL", "")  # empty: the services' address is used
+    assert not Settings().partner_nats_url
+    monkeypatch.setenv("WOMENTO_PARTNER_NATS_URL", "tls://bus.example.org:4222")
+    assert Settings().partner_nats_url == "tls://bus.example.org:4222"

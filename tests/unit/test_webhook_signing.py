@@ -6,7 +6,6 @@ from __future__ import annotations
 import pytest
 
 from services.intake.partners import domain
-from services.intake.partners.store import new_webhook_secret
 
 # From the Standard Webhooks reference libraries' tests (libraries/python/tests/test_webhooks.py).
 SPEC_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
@@ -68,13 +67,13 @@ def test_verify_refuses_another_body_or_secret() -> None:
     with pytest.raises(domain.WebhookVerificationError):
         domain.verify_webhook(SPEC_SECRET, headers, SPEC_BODY + b" ", now=SPEC_TIMESTAMP)
     with pytest.raises(domain.WebhookVerificationError):
-        domain.verify_webhook(new_webhook_secret(), headers, SPEC_BODY, now=SPEC_TIMESTAMP)
+        domain.verify_webhook(domain.new_webhook_secret(), headers, SPEC_BODY, now=SPEC_TIMESTAMP)
 
 
 def test_a_new_secret_is_whsec_and_32_random_bytes() -> None:
-    secret = new_webhook_secret()
+    secret = domain.new_webhook_secret()
     assert secret.startswith("whsec_") and len(domain.webhook_key(secret)) == 32
-    assert new_webhook_secret() != secret
+    assert domain.new_webhook_secret() != secret
 
 
 def test_the_schedule_is_the_specs_example_and_gives_up_after_about_three_days() -> None:
@@ -149,6 +148,11 @@ def test_retry_after_lengthens_but_never_beyond_the_longest_step() -> None:
         ("::ffff:10.0.0.1", False),
         ("::ffff:127.0.0.1", False),
         ("2002:0a00:0001::1", False),  # 6to4 of 10.0.0.1
+        ("64:ff9b::a00:1", False),  # NAT64 of 10.0.0.1
+        ("64:ff9b::7f00:1", False),  # NAT64 of 127.0.0.1
+        ("64:ff9b::169.254.169.254", False),
+        ("64:ff9b::5db8:d822", True),  # NAT64 of 93.184.216.34
+        ("64:ff9b:1::5db8:d822", False),  # local-use NAT64 prefix
         ("224.0.0.1", False),
         ("0.0.0.0", False),
         ("not-an-address", False),

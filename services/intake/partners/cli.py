@@ -30,8 +30,11 @@ from shared.settings import Environment, Settings
 
 
 def write_credentials_file(path: Path, document: dict[str, str]) -> None:
+    """Write a credentials file readable by its owner only (0600), also when it replaces
+    a file that was more open (`os.open`'s mode applies to a new file only)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(descriptor, 0o600)
     with os.fdopen(descriptor, "w") as out:
         json.dump(document, out, indent=2)
         out.write("\n")
@@ -52,6 +55,7 @@ def document_for(issued: store.IssuedCredential, settings: Settings) -> dict[str
 async def run(args: argparse.Namespace, settings: Settings) -> int:
     engine = make_engine(settings, pool_size=1)
     now = SystemClock().now()
+    credentials: dict[str, str] | None = None  # issued; written once the issue is committed
     try:
         async with make_sessionmaker(engine)() as session, session.begin():
             if args.command == "create":
@@ -79,12 +83,7 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
                     now=now,
                     actor=None,
                 )
-                document = document_for(issued, settings)
-                if args.out:
-                    write_credentials_file(Path(args.out), document)
-                    print(json.dumps({"credential_id": str(issued.id), "file": args.out}))
-                else:
-                    print(json.dumps(document, indent=2))
+                credentials = document_for(issued, settings)
             elif args.command == "list":
                 for partner in await store.list_partners(session, args.organisation):
                     print(
@@ -122,7 +121,18 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
         return 2
     finally:
         await engine.dispose()
+    if credentials is not None:
+        show_credentials(credentials, args.out)
     return 0
+
+
+def show_credentials(document: dict[str, str], out: str | None) -> None:
+    """Write the issued credentials to `out` (0600), or print them."""
+    if out:
+        write_credentials_file(Path(out), document)
+        print(json.dumps({"credential_id": document["user"], "file": out}))
+    else:
+        print(json.dumps(document, indent=2))
 
 
 def parser() -> argparse.ArgumentParser:

@@ -2,7 +2,9 @@
 and the checks on what an organisation admin types. No I/O.
 
 - `partner_event` turns one of the services' events into what partners get, or None:
-  pairs under `pseudonym`, meetings by month only, outcomes without a person or a pair.
+  pairs under `pseudonym`, meetings by month only, outcomes without a person or a pair;
+  `partner_envelope` wraps it for one partner, with a `time` no finer than its data
+  (`partner_time`: a meeting's month, an outcome's day).
 - A pseudonym is an HMAC of the pair id under a key of the partner's own, so the same pair
   has the same pseudonym in every event one partner gets, and different ones for two
   partners (who therefore cannot join what they hold).
@@ -21,20 +23,26 @@ import hashlib
 import hmac
 import ipaddress
 import secrets
+import socket
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from urllib.parse import urlsplit
 from uuid import UUID, uuid5
 
 from shared import events as ev
 from shared import natsauth
 from shared import partner_events as pe
+from shared.envelope import Envelope
 
 MAX_NAME_LENGTH = 120
 MAX_URL_LENGTH = 500
 SECRET_BYTES = 32
 MESSAGE_NAMESPACE = UUID("9a4c4f7e-5d43-4c8e-9b8a-6f1f4c3e2a10")
+NAT64_PREFIX = ipaddress.IPv6Network("64:ff9b::/96")
+NAT64_LOCAL_PREFIX = ipaddress.IPv6Network("64:ff9b:1::/48")
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 Pseudonym = Callable[[UUID], UUID]
 
@@ -94,6 +102,41 @@ FED_EVENTS: tuple[type[ev.Event], ...] = (
     ev.OutcomeRecorded,
 )
 """The services' events that become partner events (the rest never reach partners)."""
+
+
+def partner_time(partner_event: pe.PartnerEvent, source_time: datetime) -> datetime:
+    """The `time` of a partner's copy: the source event's, unless that says more than the
+    data does. A meeting has only its month (its day could single out the pair), so its
+    copy's time is the first of the month, 00:00 UTC; an outcome, its day at 00:00 UTC (the
+    exact moment could be matched with a survey answer or a call)."""
+    at = source_time.astimezone(UTC)
+    match partner_event:
+        case pe.MeetingHeld():
+            return datetime(at.year, at.month, 1, tzinfo=UTC)
+        case pe.OutcomeRecorded():
+            return datetime(at.year, at.month, at.day, tzinfo=UTC)
+    return source_time
+
+
+def partner_envelope(
+    event: ev.Event,
+    source: Envelope,
+    partner_id: UUID,
+    pseudonym: Pseudonym,
+    applications: tuple[int, int] = (0, 0),
+) -> pe.PartnerEnvelope | None:
+    """The partner's copy of `event` (published in `source`), or None: it gets nothing."""
+    copy = partner_event(event, pseudonym, applications)
+    if copy is None:
+        return None
+    return pe.PartnerEnvelope(
+        id=message_id(source.id, partner_id),
+        type=copy.type_name(),
+        time=partner_time(copy, source.time),
+        organisationid=source.organisationid,
+        partnerid=partner_id,
+        data=copy.model_dump(mode="json"),
+    )
 
 
 def pseudonym_key(secret_key: str, partner_id: UUID) -> bytes:
@@ -182,8 +225,9 @@ def check_webhook_url(url: str, *, require_https: bool, allow_private: bool) -> 
     """The webhook address to store (None when left empty), or `PartnerInputError`.
 
     Refused: anything but http(s) with a host; http where https is required (production);
-    user names or passwords in the address; an address literally on a private, loopback,
-    link-local or reserved network unless `allow_private` (development and tests). Names
+    user names or passwords in the address; a local name, or an address literally on a
+    private, loopback, link-local or reserved network (`is_private_host`, which reads
+    `127.1` as a resolver would) unless `allow_private` (development and tests). Names
     are resolved again at each delivery, which refuses private addresses the same way
     (`webhooks.deliverable_address`).
     """
@@ -211,16 +255,30 @@ def check_webhook_url(url: str, *, require_https: bool, allow_private: bool) -> 
 
 
 def is_private_host(host: str) -> bool:
-    """A host name or address that must not be a webhook target outside development."""
-    if host.lower() in ("localhost", "localhost.localdomain") or host.lower().endswith(
+    """A host name or address that must not be a webhook target outside development: a
+    local name, or an address literal (in any form a resolver reads) that is not public."""
+    name = host.lower().rstrip(".")
+    if name in ("localhost", "localhost.localdomain") or name.endswith(
         (".localhost", ".local", ".internal")
     ):
         return True
+    address = ip_literal(name)
+    return address is not None and not is_public_ip(address)
+
+
+def ip_literal(host: str) -> IPAddress | None:
+    """The address `host` spells, if it is one: IPv6 (bracketed or not), dotted IPv4, and
+    the shorthand, decimal, octal and hex IPv4 forms that resolvers also accept (`127.1`,
+    `2130706433`, `0x7f.1`), read as `socket.inet_aton` reads them."""
+    host = host.strip("[]").split("%", 1)[0]
     try:
-        address = ipaddress.ip_address(host.strip("[]"))
+        return ipaddress.ip_address(host)
     except ValueError:
-        return False
-    return not address.is_global
+        pass
+    try:
+        return ipaddress.IPv4Address(socket.inet_aton(host))
+    except (OSError, ValueError):
+        return None
 
 
 def credentials_document(
@@ -276,10 +334,26 @@ RETRY_JITTER = 0.1
 
 DELIVERED, RETRYING, FAILED, PENDING = "delivered", "retrying", "failed", "pending"
 DELIVERY_OUTCOMES = (PENDING, DELIVERED, RETRYING, FAILED)
+DELIVERY_ERRORS = (
+    "dns_error",
+    "private_address",
+    "timeout",
+    "tls_error",
+    "connect_error",
+    "request_error",
+    "not_in_stream",
+)
+"""An attempt's error code when the receiver gave no answer (`webhooks.post_webhook`), or
+the event was no longer in the stream; each has a label on the partners screen."""
 
 
 class WebhookVerificationError(ValueError):
     """A webhook whose headers or signature do not check out."""
+
+
+def new_webhook_secret() -> str:
+    """Standard Webhooks' form: `whsec_` and the base64 of 32 random bytes."""
+    return WEBHOOK_SECRET_PREFIX + base64.b64encode(secrets.token_bytes(32)).decode()
 
 
 def webhook_key(secret: str) -> bytes:
@@ -390,14 +464,25 @@ def parse_retry_after(value: str | None) -> float | None:
 
 
 def is_public_address(address: str) -> bool:
-    """An IP address a webhook may be sent to outside development: globally routable, and
-    not an IPv4 private address hidden in an IPv6 mapped or 6to4 form."""
+    """A resolved IP address a webhook may be sent to outside development (`is_public_ip`)."""
     try:
         ip = ipaddress.ip_address(address.split("%", 1)[0])
     except ValueError:
         return False
+    return is_public_ip(ip)
+
+
+def is_public_ip(ip: IPAddress) -> bool:
+    """Globally routable, and not hiding a non-public IPv4 address in an IPv6 form that
+    reaches it: mapped (`::ffff:10.0.0.1`), 6to4 (`2002:a00:1::`) or NAT64
+    (`64:ff9b::a00:1`, RFC 6052; the local-use NAT64 prefix `64:ff9b:1::/48` is refused
+    whole, as what it embeds depends on the network)."""
     if isinstance(ip, ipaddress.IPv6Address):
+        if ip in NAT64_LOCAL_PREFIX:
+            return False
         embedded = ip.ipv4_mapped or ip.sixtofour
-        if embedded is not None and not embedded.is_global:
+        if ip in NAT64_PREFIX:
+            embedded = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+        if embedded is not None and not is_public_ip(embedded):
             return False
     return ip.is_global and not ip.is_multicast

@@ -17,12 +17,13 @@ from shared import events as ev
 from shared.bus import Subscription
 from shared.envelope import Envelope
 from shared.outbox import Outbox
-from shared.partner_events import PartnerEnvelope
 from shared.settings import Settings
 
 
 @cache
 def _settings() -> Settings:
+    """intake's settings, for the pseudonym key: an event handler gets (session, event,
+    envelope) only, not the runtime's settings."""
     return Settings(service="intake")
 
 
@@ -36,20 +37,10 @@ async def on_fed_event(session: AsyncSession, event: ev.Event, envelope: Envelop
     outbox = Outbox(service="intake", table=m.outbox)
     secret_key = _settings().secret_key
     for partner_id in partner_ids:
-        copy = domain.partner_event(event, domain.pseudonymiser(secret_key, partner_id), counts)
-        if copy is None:
-            continue
-        await outbox.add_partner_copy(
-            session,
-            PartnerEnvelope(
-                id=domain.message_id(envelope.id, partner_id),
-                type=copy.type_name(),
-                time=envelope.time,
-                organisationid=envelope.organisationid,
-                partnerid=partner_id,
-                data=copy.model_dump(mode="json"),
-            ),
-        )
+        pseudonym = domain.pseudonymiser(secret_key, partner_id)
+        copy = domain.partner_envelope(event, envelope, partner_id, pseudonym, counts)
+        if copy is not None:
+            await outbox.add_partner_copy(session, copy)
 
 
 SUBSCRIPTIONS = [Subscription(event, on_fed_event) for event in domain.FED_EVENTS]

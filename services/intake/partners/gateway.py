@@ -68,8 +68,11 @@ async def run_gateway(rt: Runtime) -> None:
         gateway = await _connect(rt, natsauth.PARTNER_GATEWAY)
         connections.append(gateway)
         await ensure_feed_stream(rt, gateway)
+        # A queue group: with several intake replicas, one of them answers each replay.
         await gateway.subscribe(
-            natsauth.partner_replay_subject("*"), cb=ReplayResponder(gateway.jetstream()).handle
+            natsauth.partner_replay_subject("*"),
+            queue="partner-replay",
+            cb=ReplayResponder(gateway.jetstream()).handle,
         )
         callout = await _connect(rt, natsauth.AUTH_CALLOUT)
         connections.append(callout)
@@ -78,7 +81,10 @@ async def run_gateway(rt: Runtime) -> None:
         kicker = await _connect(rt, natsauth.SYS_KICK)
         connections.append(kicker)
         log.info("partner gateway started")
-        await asyncio.gather(bridge(rt, gateway), sweep(rt, kicker))
+        # If one part fails, the other is cancelled before the gateway is started again.
+        async with asyncio.TaskGroup() as parts:
+            parts.create_task(bridge(rt, gateway))
+            parts.create_task(sweep(rt, kicker))
     finally:
         for nc in connections:
             with contextlib.suppress(Exception):
@@ -332,6 +338,8 @@ class Authorizer:
 
 
 async def sweep(rt: Runtime, kicker: NatsClient) -> None:
+    """Every replica sweeps: harmless, as a sweep is idempotent (kicking a client already
+    gone is answered, and forgetting a connection twice deletes nothing more)."""
     while True:
         try:
             await sweep_once(rt, kicker)

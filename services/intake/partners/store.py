@@ -7,9 +7,7 @@ with ids and short codes only (never a secret, never a name).
 
 from __future__ import annotations
 
-import base64
 import logging
-import os
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -28,12 +26,11 @@ from services.intake.partners.tables import (
     partner_webhook_deliveries,
     partners,
 )
+from shared import partner_events as pe
 from shared.crypto import PersonalDataVault, vault_for
 from shared.settings import Environment, Settings
 
 log = logging.getLogger(__name__)
-
-WEBHOOK_SECRET_PREFIX = "whsec_"
 
 
 @dataclass(frozen=True)
@@ -117,11 +114,6 @@ async def audit(
     )
 
 
-def new_webhook_secret() -> str:
-    """Standard Webhooks' form: `whsec_` and the base64 of 32 random bytes."""
-    return WEBHOOK_SECRET_PREFIX + base64.b64encode(os.urandom(32)).decode()
-
-
 async def create_partner(
     session: AsyncSession,
     *,
@@ -151,7 +143,7 @@ async def create_partner(
         )
     partner_id = uuid4()
     wrapped = vault.new_wrapped_key(partner_id)
-    secret = new_webhook_secret() if url else None
+    secret = domain.new_webhook_secret() if url else None
     await session.execute(
         partners.insert().values(
             id=partner_id,
@@ -500,6 +492,12 @@ class WebhookDelivery:
     requested_by: UUID | None
     requested_at: datetime | None
 
+    @property
+    def event_name(self) -> str | None:
+        """The partner event's name (`meeting_held`), None for a type this code does not know."""
+        known = pe.PARTNER_EVENTS.get(self.event_type)
+        return known.event_name() if known else None
+
 
 @dataclass(frozen=True)
 class Webhook:
@@ -582,7 +580,7 @@ async def set_webhook(
         detail = "removed"
     else:
         if row.webhook_secret is None or rotate:
-            secret = new_webhook_secret()
+            secret = domain.new_webhook_secret()
             values["webhook_secret"] = vault_for(settings.secret_key).encrypt(
                 row.wrapped_key, partner_id, {"secret": secret}
             )

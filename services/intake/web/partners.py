@@ -213,6 +213,7 @@ async def _render_webhook(
             "partner": partner,
             "webhook": webhook,
             "deliveries": await store.list_deliveries(session, admin.organisation_id, partner.id),
+            "delivery_errors": domain.DELIVERY_ERRORS,
             "errors": errors or {},
             "values": values or {"webhook_url": (webhook.url if webhook else None) or ""},
             "done": request.query_params.get("done"),
@@ -254,8 +255,10 @@ async def set_webhook(
                 rotate=form.get("rotate") == "on",
             )
     except domain.PartnerInputError as problem:
-        if problem.field == "partner":
-            return not_found(request)
+        if problem.field == "partner":  # disabled meanwhile: shown as such, without the form
+            partner = await store.find_partner(session, admin.organisation_id, partner_id)
+            if partner is None:
+                return not_found(request)
         errors = {problem.field: _error_key(problem)}
         return await _render_webhook(
             request, session, admin, partner, errors=errors, values=values, status=422
