@@ -222,8 +222,8 @@ def asyncapi() -> dict[str, Any]:
                 "host": "{host}",
                 "protocol": "nats",
                 "description": "The installation's NATS, as `nats_url` in your credentials "
-                "file; with `tls_ca_file` there, connect with TLS and verify the server with "
-                "that CA.",
+                "file; with `tls_ca_pem` there, connect with TLS and verify the server with "
+                "that CA certificate.",
                 "variables": {
                     "host": {"description": "host:port of `nats_url` in the credentials file"}
                 },

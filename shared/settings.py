@@ -82,6 +82,10 @@ class Settings(BaseSettings):
     """How long a partner's NATS credential is valid when issued (an admin may choose less)."""
     partner_session_minutes: float = Field(default=10, gt=0, le=24 * 60)
     """How long one partner connection is admitted before the server asks the callout again."""
+    partner_nats_tls_ca_file: Path | None = None
+    """The CA certificate partners verify `partner_nats_url` with, copied into their
+    credentials file; default `nats_tls_ca_file`. Leave both unset when partners' NATS
+    address has a publicly trusted certificate."""
     partner_nats_url: str | None = None
     """The NATS address partners are given in their credentials file, where it differs from
     the services' own (`nats_url`, often an internal name); e.g. `tls://bus.example.org:4222`."""

@@ -10,7 +10,7 @@ the programme's administrator gave you (keep it secret: it holds your password).
 What it does (docs/partners.md explains why):
 
 - connects with the file's `user`, `password` and `inbox_prefix` (TLS, verified with the
-  file's `tls_ca_file`, when there is one); the installation ends each session after a few
+  file's `tls_ca_pem`, when there is one); the installation ends each session after a few
   minutes and the client reconnects by itself, its credential checked again;
 - reads its own durable pull consumer (`durable`, filtered to `filter_subject`), which the
   installation keeps for it (so it keeps its place between runs); `--since` asks the
@@ -58,8 +58,8 @@ async def connect(credentials: dict[str, str], *, once: bool) -> nats.NATS:
         print(f"nats: {exc}", file=sys.stderr)
 
     tls = None
-    if credentials.get("tls_ca_file"):
-        tls = ssl.create_default_context(cafile=credentials["tls_ca_file"])
+    if credentials.get("tls_ca_pem"):
+        tls = ssl.create_default_context(cadata=credentials["tls_ca_pem"])
     return await nats.connect(
         credentials["nats_url"],
         user=credentials["user"],

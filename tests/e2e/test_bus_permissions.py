@@ -68,7 +68,7 @@ class Client:
         """The server reported a permissions violation for `kind` ("publish" or
         "subscription") on exactly `subject`."""
         wanted = f'permissions violation for {kind} to "{subject.lower()}"'
-        deadline = time.monotonic() + 3
+        deadline = time.monotonic() + 10  # returns as soon as it is seen; slack for a busy CI
         while not any(wanted in error for error in self.errors):
             assert time.monotonic() < deadline, f"no {wanted!r} in {self.errors}"
             await asyncio.sleep(0.02)
@@ -185,7 +185,7 @@ async def test_matching_cannot_answer_feedbacks_commands_nor_read_anothers_repli
         # Nobody answers feedback's commands: matching's subscriptions were refused.
         command = "womento.cmd.feedback.get_outcomes"
         with pytest.raises(nats.errors.NoRespondersError):
-            await intake.nc.request(command, b"{}", timeout=2)
+            await intake.nc.request(command, b"{}", timeout=10)
 
         # Control: feedback answers them, and the reply reaches intake only.
         async def answer(msg: Any) -> None:
@@ -193,7 +193,7 @@ async def test_matching_cannot_answer_feedbacks_commands_nor_read_anothers_repli
 
         await feedback.nc.subscribe("womento.cmd.feedback.>", cb=answer)
         await feedback.nc.flush()
-        reply = await intake.nc.request(command, b"{}", timeout=2)
+        reply = await intake.nc.request(command, b"{}", timeout=10)
         assert reply.data == b"notes of the interview"
         assert reply.subject.startswith(natsauth.inbox_prefix("intake") + ".")
         await matching.nc.flush()
@@ -317,7 +317,7 @@ async def test_only_intake_may_ask_for_personal_data(nats_server: NatsHandle) ->
         assert asked == []
         # Control: intake asks and gets the answer.
         intake = await as_identity(nats_server, "intake")
-        reply = await intake.nc.request("womento.cmd.feedback.get_outcomes", b"{}", timeout=2)
+        reply = await intake.nc.request("womento.cmd.feedback.get_outcomes", b"{}", timeout=10)
         assert reply.data == b"personal data" and asked == ["womento.cmd.feedback.get_outcomes"]
         await intake.close()
     finally:

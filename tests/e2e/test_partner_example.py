@@ -45,7 +45,9 @@ def credentials_file(stack: Any, organisation_id: UUID, path: Path) -> Path:
 
 def uses_tls(credentials: Path) -> bool:
     document = json.loads(credentials.read_text())
-    return document["nats_url"].startswith("tls://") and Path(document["tls_ca_file"]).exists()
+    return (
+        document["nats_url"].startswith("tls://") and "BEGIN CERTIFICATE" in document["tls_ca_pem"]
+    )
 
 
 def example(credentials: Path, *args: str) -> list[str]:

@@ -48,8 +48,16 @@ def document_for(issued: store.IssuedCredential, settings: Settings) -> dict[str
         partner_id=issued.partner_id,
         expires_at=issued.expires_at,
         nats_url=settings.partner_nats_url or settings.nats_url,
-        tls_ca_file=str(settings.nats_tls_ca_file) if settings.nats_tls_ca_file else None,
+        tls_ca_pem=partner_ca_pem(settings),
     )
+
+
+def partner_ca_pem(settings: Settings) -> str | None:
+    """The CA certificate partners verify NATS with, put into their file as text (a path
+    would name a file on intake's machine): `partner_nats_tls_ca_file`, else the services'
+    `nats_tls_ca_file`; none when partners reach NATS with a publicly trusted certificate."""
+    path = settings.partner_nats_tls_ca_file or settings.nats_tls_ca_file
+    return path.read_text() if path is not None else None
 
 
 async def run(args: argparse.Namespace, settings: Settings) -> int:

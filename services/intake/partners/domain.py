@@ -289,7 +289,7 @@ def credentials_document(
     partner_id: UUID,
     expires_at: datetime,
     nats_url: str,
-    tls_ca_file: str | None = None,
+    tls_ca_pem: str | None = None,
 ) -> dict[str, str]:
     """What a partner is given to connect (`docs/partners.md`): a JSON file it keeps secret."""
     partner = str(partner_id)
@@ -306,8 +306,8 @@ def credentials_document(
         "replay_subject": natsauth.partner_replay_subject(partner),
         "expires_at": expires_at.isoformat(),
     }
-    if tls_ca_file:
-        document["tls_ca_file"] = tls_ca_file
+    if tls_ca_pem:
+        document["tls_ca_pem"] = tls_ca_pem
     return document
 
 
