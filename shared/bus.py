@@ -121,7 +121,7 @@ async def provision_streams(js: JetStreamContext, settings: Settings) -> list[st
     as `natsauth.PROVISIONER` (`python -m shared.provision`): services may not."""
     configs = platform_stream_configs(settings)
     for config in configs:
-        await _create_or_update(js, config)
+        await create_or_update_stream(js, config)
     return [str(config.name) for config in configs]
 
 
@@ -163,7 +163,9 @@ async def check_streams(
         await asyncio.sleep(1.0)
 
 
-async def _create_or_update(js: JetStreamContext, config: StreamConfig) -> None:
+async def create_or_update_stream(js: JetStreamContext, config: StreamConfig) -> None:
+    """Make the stream, or bring an existing one to `config` (the provisioner's, and the
+    partner gateway's for `PARTNER_FEED` in the partners' account)."""
     try:
         await js.add_stream(config)
     except BadRequestError:

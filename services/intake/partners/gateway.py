@@ -34,12 +34,12 @@ from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
-from nats.js.errors import BadRequestError, FetchTimeoutError, NotFoundError
+from nats.js.errors import FetchTimeoutError, NotFoundError
 
 from services.intake.partners import domain, store
 from shared import natsauth
 from shared.authcallout import AuthRequest, CalloutResponder, Grant
-from shared.bus import connect_options, stream_config
+from shared.bus import connect_options, create_or_update_stream, stream_config
 from shared.service import Runtime
 from shared.subjects import PARTNER_STREAM, PARTNER_SUBJECTS
 
@@ -109,12 +109,8 @@ def _issuer_seed(rt: Runtime) -> bytes:
 
 
 async def ensure_feed_stream(rt: Runtime, gateway: NatsClient) -> None:
-    js = gateway.jetstream()
     config = stream_config(natsauth.PARTNER_FEED_STREAM, [PARTNER_SUBJECTS], rt.settings)
-    try:
-        await js.add_stream(config)
-    except BadRequestError:
-        await js.update_stream(config)
+    await create_or_update_stream(gateway.jetstream(), config)
 
 
 # --- the bridge ---------------------------------------------------------------------------------
