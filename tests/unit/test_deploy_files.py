@@ -33,6 +33,9 @@ WOMENTO_METRICS = (
     "womento_dead_letters_total",
     "womento_http_requests_total",
     "womento_http_request_duration_seconds",
+    "womento_forged_events_total",
+    "womento_forged_commands_total",
+    "womento_webhook_attempts_total",
 )
 
 
