@@ -278,16 +278,8 @@ class Authorizer:
                 admission.state if admission else None, request.password or "", now
             )
             if admission is None or reason is not None:
-                if admission is not None:
-                    await store.audit(
-                        session,
-                        organisation_id=admission.organisation_id,
-                        partner_id=admission.partner_id,
-                        credential_id=credential_id,
-                        action="connection_refused",
-                        detail=reason,
-                        at=now,
-                    )
+                if admission is not None and reason is not None:
+                    await store.audit_refusal(session, admission, reason, now)
                 else:
                     log.warning(
                         "partner connection refused",

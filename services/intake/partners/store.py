@@ -114,6 +114,45 @@ async def audit(
     )
 
 
+REFUSAL_AUDIT_SECONDS = 60
+"""At most one `connection_refused` row per credential, reason and minute: a client retrying
+a wrong secret in a loop cannot fill the audit trail (each refusal is still logged)."""
+
+
+async def audit_refusal(
+    session: AsyncSession, admission: Admission, reason: str, at: datetime
+) -> bool:
+    """Audit a refused connection of a known credential, unless the same refusal of it is
+    already recorded within `REFUSAL_AUDIT_SECONDS`; True if a row was written."""
+    a = partner_audit
+    recent = await session.scalar(
+        sa.select(sa.func.count())
+        .select_from(a)
+        .where(
+            a.c.credential_id == admission.credential_id,
+            a.c.action == "connection_refused",
+            a.c.detail == reason,
+            a.c.at > at - timedelta(seconds=REFUSAL_AUDIT_SECONDS),
+        )
+    )
+    if recent:
+        log.warning(
+            "partner connection refused again",
+            extra={"credential_id": str(admission.credential_id), "reason": reason},
+        )
+        return False
+    await audit(
+        session,
+        organisation_id=admission.organisation_id,
+        partner_id=admission.partner_id,
+        credential_id=admission.credential_id,
+        action="connection_refused",
+        detail=reason,
+        at=at,
+    )
+    return True
+
+
 async def create_partner(
     session: AsyncSession,
     *,
