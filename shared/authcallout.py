@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import nacl.signing
 import nkeys
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
@@ -84,9 +85,7 @@ def encode(claims: dict[str, Any], issuer_seed: bytes, *, now: datetime) -> str:
 
 
 def decode(token: str) -> dict[str, Any]:
-    """The claims of a JWT. Its signature is not checked: only the server can publish
-    where requests arrive (the callout's account has no other user), so the request is
-    the server's; what the claims say is checked field by field."""
+    """The claims of a JWT, its signature not checked (`verified` checks it)."""
     try:
         _head, body, _signature = token.split(".")
         claims = json.loads(_unb64(body))
@@ -97,11 +96,37 @@ def decode(token: str) -> dict[str, Any]:
     return claims
 
 
-def parse_request(token: str) -> AuthRequest:
+def verified(token: str) -> dict[str, Any]:
+    """The claims of a JWT whose signature is its issuer's (`iss`, an nkey public key).
+    Only the server can publish where authorization requests arrive (the callout's account
+    has no other user); checking that the request is signed by the server it names is the
+    second lock."""
     claims = decode(token)
+    try:
+        head, body, signature = token.split(".")
+        _verify_key(str(claims.get("iss"))).verify(f"{head}.{body}".encode(), _unb64(signature))
+    except Exception:
+        raise BadToken("the JWT is not signed by its issuer") from None
+    return claims
+
+
+def _verify_key(public_key: str) -> nacl.signing.VerifyKey:
+    """The ed25519 key of an nkey public key (base32: prefix byte, 32 bytes, CRC16)."""
+    raw = base64.b32decode(public_key + "=" * (-len(public_key) % 8))
+    if len(raw) != 35 or not nkeys.valid_public_prefix_byte(raw[0]):
+        raise ValueError("not an nkey public key")
+    if int.from_bytes(raw[33:], "little") != nkeys.crc16(raw[:33]):
+        raise ValueError("bad nkey checksum")
+    return nacl.signing.VerifyKey(raw[1:33])
+
+
+def parse_request(token: str) -> AuthRequest:
+    claims = verified(token)
     nats = claims.get("nats", {})
     if nats.get("type") != "authorization_request":
         raise BadToken("not an authorization request")
+    if claims.get("iss") != nats.get("server_id", {}).get("id"):
+        raise BadToken("the request is not signed by the server it names")
     options = nats.get("connect_opts", {})
     client = nats.get("client_info", {})
     return AuthRequest(

@@ -23,9 +23,12 @@ def seed(prefix: int) -> bytes:
 SERVER_SEED = seed(nkeys.PREFIX_BYTE_SERVER)
 ISSUER_SEED = seed(nkeys.PREFIX_BYTE_ACCOUNT)
 USER_NKEY = nkeys.from_seed(bytearray(seed(nkeys.PREFIX_BYTE_USER))).public_key.decode()
+SERVER_ID = nkeys.from_seed(bytearray(SERVER_SEED)).public_key.decode()
 
 
-def server_request(**connect_opts: str) -> str:
+def server_request(
+    server_seed: bytes = SERVER_SEED, server_id: str = SERVER_ID, **connect_opts: str
+) -> str:
     """What nats-server publishes on `$SYS.REQ.USER.AUTH` for a connecting client."""
     claims = {
         "sub": USER_NKEY,
@@ -33,13 +36,13 @@ def server_request(**connect_opts: str) -> str:
         "nats": {
             "type": "authorization_request",
             "version": 2,
-            "server_id": {"name": "womento-embedded", "id": "NSERVERID"},
+            "server_id": {"name": "womento-embedded", "id": server_id},
             "user_nkey": USER_NKEY,
             "client_info": {"host": "127.0.0.1", "id": 42, "kind": "Client"},
             "connect_opts": connect_opts,
         },
     }
-    return authcallout.encode(claims, SERVER_SEED, now=NOW)
+    return authcallout.encode(claims, server_seed, now=NOW)
 
 
 def verified_claims(token: str, issuer_seed: bytes) -> dict[str, object]:
@@ -53,7 +56,7 @@ def verified_claims(token: str, issuer_seed: bytes) -> dict[str, object]:
 def test_the_request_is_read_field_by_field() -> None:
     request = authcallout.parse_request(server_request(user="cred-id", **{"pass": "secret"}))
     assert request == AuthRequest(
-        server_id="NSERVERID",
+        server_id=SERVER_ID,
         user_nkey=USER_NKEY,
         client_id=42,
         client_host="127.0.0.1",
@@ -88,7 +91,7 @@ def test_a_grant_is_a_signed_user_jwt_with_exactly_the_partners_permissions() ->
     answer = verified_claims(
         authcallout.response(request, grant, ISSUER_SEED, now=NOW), ISSUER_SEED
     )
-    assert answer["sub"] == USER_NKEY and answer["aud"] == "NSERVERID"
+    assert answer["sub"] == USER_NKEY and answer["aud"] == SERVER_ID
     nats = answer["nats"]
     assert isinstance(nats, dict) and nats["type"] == "authorization_response"
     assert "error" not in nats
@@ -118,3 +121,14 @@ def test_a_refusal_carries_the_reason_and_no_user() -> None:
 def test_no_permissions_means_nothing_is_allowed() -> None:
     config = natsauth.Permissions().as_config()
     assert config == {"publish": {"allow": ["_NOTHING_"]}, "subscribe": {"allow": ["_NOTHING_"]}}
+
+
+def test_a_request_not_signed_by_the_server_it_names_is_refused() -> None:
+    other_server = seed(nkeys.PREFIX_BYTE_SERVER)
+    with pytest.raises(BadToken, match="not signed by the server it names"):
+        authcallout.parse_request(server_request(server_seed=other_server))
+    # The claims of one request under the signature of another: refused.
+    head, _, signature = server_request(user="cred-id").split(".")
+    _, other_claims, _ = server_request(user="someone-else").split(".")
+    with pytest.raises(BadToken, match="not signed by its issuer"):
+        authcallout.parse_request(f"{head}.{other_claims}.{signature}")
