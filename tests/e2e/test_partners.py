@@ -16,6 +16,7 @@ import nats
 import pytest
 
 from shared import natsauth
+from shared.launcher import ServiceProcess
 from shared.partner_events import PartnerEnvelope
 from tests.conftest import eventually
 from tests.helpers import create_organisation, open_cycle, partners_cli
@@ -239,3 +240,57 @@ async def test_bad_partner_input_names_the_field_and_stores_nothing(stack, db) -
     )
     assert done.returncode == 2 and done.stderr.startswith("valid_days:")
     assert await db.fetchval("SELECT count(*) FROM intake.partner_credentials") == 0
+
+
+async def test_two_intake_replicas_decide_each_connection_and_replay_once(
+    stack, db, tmp_path
+) -> None:
+    """As Kubernetes runs intake (two replicas): one of them answers each authorization
+    request (one audit row per connection) and each replay request (one answer), and a
+    revocation still disconnects the partner."""
+    stack.start("intake")
+    second = ServiceProcess(
+        "intake", {**stack.env, "WOMENTO_SERVICE": "intake"}, tmp_path / "second-intake"
+    )
+    second.start()
+    try:
+        org = await create_organisation(stack.database_url)
+        partner = create_partner(stack, org, "Partner")
+        document = issue(stack, org, partner, tmp_path / "partner.json")
+        await open_cycle(stack.database_url, org)
+        credential = UUID(document["user"])
+        admitted = (
+            "SELECT count(*) FROM intake.partner_audit"
+            " WHERE credential_id = $1 AND action = 'connection_admitted'"
+        )
+        for connection in (1, 2):
+            client = PartnerClient(document)
+            await client.connect()
+            await asyncio.sleep(1.0)  # time for a second replica's answer, if any
+            assert await db.fetchval(admitted, credential) == connection
+            if connection == 1:
+                await client.nc.close()
+        [opened] = await fetch_all(await client.subscribe(), 1)
+        assert opened.organisationid == org
+
+        # One replay request, one answer (a raw subscription sees every answer).
+        answers: list[bytes] = []
+        inbox = f"{document['inbox_prefix']}.replay"
+
+        async def answered(msg: Any) -> None:
+            answers.append(msg.data)
+
+        await client.nc.subscribe(inbox, cb=answered)
+        await client.nc.publish(document["replay_subject"], b"{}", reply=inbox)
+        await asyncio.sleep(2.0)
+        assert len(answers) == 1 and json.loads(answers[0])["ok"] is True
+
+        done = partners_cli(
+            stack, "revoke", "--organisation", str(org), "--credential", document["user"]
+        )
+        assert done.returncode == 0, done.stderr
+        await asyncio.wait_for(client.disconnected.wait(), timeout=10)
+        with pytest.raises(Exception, match=r"(?i)authorization"):
+            await PartnerClient(document).connect()
+    finally:
+        second.stop()
