@@ -35,6 +35,7 @@ from bench.backbone import (
     _sigterm_as_interrupt,
     log,
     machine_facts,
+    print_machine,
 )
 from shared.launcher import NatsServer, PostgresServer
 
@@ -146,11 +147,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         row = [scenario, metric, *("; ".join(c) for c in cells), *ratios]
         print("| " + " | ".join(row) + " |")
     print()
-    print("| Machine | |")
-    print("| --- | --- |")
-    load = f"{load_before:.2f} at start, {os.getloadavg()[0]:.2f} at end"
-    for key, value in [*facts, ("load average (1 min)", load)]:
-        print(f"| {key} | {value} |")
+    print_machine(facts, load_before)
     return 0
 
 

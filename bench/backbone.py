@@ -398,6 +398,15 @@ def machine_facts(pg: PostgresServer) -> list[tuple[str, str]]:
     ]
 
 
+def print_machine(facts: list[tuple[str, str]], load_before: float) -> None:
+    """The machine table every benchmark ends with, with the load at start and at end."""
+    print("| Machine | |")
+    print("| --- | --- |")
+    load = f"{load_before:.2f} at start, {os.getloadavg()[0]:.2f} at end"
+    for key, value in [*facts, ("load average (1 min)", load)]:
+        print(f"| {key} | {value} |")
+
+
 @contextlib.contextmanager
 def _sigterm_as_interrupt() -> Iterator[None]:
     """So that `kill <bench pid>` still runs the clean-up in `finally`."""
@@ -457,11 +466,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print()
     print(bench.results.markdown())
     print()
-    print("| Machine | |")
-    print("| --- | --- |")
-    load = f"{load_before:.2f} at start, {os.getloadavg()[0]:.2f} at end"
-    for key, value in [*facts, ("load average (1 min)", load)]:
-        print(f"| {key} | {value} |")
+    print_machine(facts, load_before)
     return 0
 
 

@@ -618,13 +618,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print()
         print(db.markdown())
     print()
-    print("| Machine | |")
-    print("| --- | --- |")
-    for key, value in [
-        *(facts or [("nproc", str(os.cpu_count())), ("Python", platform.python_version())]),
-        ("load average (1 min)", f"{load_before:.2f} at start, {os.getloadavg()[0]:.2f} at end"),
-    ]:
-        print(f"| {key} | {value} |")
+    from bench.backbone import print_machine
+
+    print_machine(
+        facts or [("nproc", str(os.cpu_count())), ("Python", platform.python_version())],
+        load_before,
+    )
     return 0
 
 
