@@ -255,14 +255,14 @@ async def disable_partner(
     return True
 
 
-async def list_partners(session: AsyncSession, organisation_id: UUID) -> list[Partner]:
-    rows = (
-        await session.execute(
-            sa.select(partners)
-            .where(partners.c.organisation_id == organisation_id)
-            .order_by(partners.c.name)
-        )
-    ).all()
+async def list_partners(
+    session: AsyncSession, organisation_id: UUID, partner_id: UUID | None = None
+) -> list[Partner]:
+    """The organisation's partners with their credentials (only `partner_id`'s if given)."""
+    query = sa.select(partners).where(partners.c.organisation_id == organisation_id)
+    if partner_id is not None:
+        query = query.where(partners.c.id == partner_id)
+    rows = (await session.execute(query.order_by(partners.c.name))).all()
     credentials = (
         await session.execute(
             sa.select(partner_credentials)
@@ -292,10 +292,8 @@ async def list_partners(session: AsyncSession, organisation_id: UUID) -> list[Pa
 async def find_partner(
     session: AsyncSession, organisation_id: UUID, partner_id: UUID
 ) -> Partner | None:
-    for partner in await list_partners(session, organisation_id):
-        if partner.id == partner_id:
-            return partner
-    return None
+    found = await list_partners(session, organisation_id, partner_id)
+    return found[0] if found else None
 
 
 async def issue_credential(

@@ -62,6 +62,16 @@ async def _render(
     )
 
 
+async def _partner_to_change(
+    session: AsyncSession, admin: Coordinator, partner_id: UUID
+) -> store.Partner | None:
+    """The partner, if it is of the admin's organisation, read before the change's own
+    transaction (which the caller then begins)."""
+    partner = await store.find_partner(session, admin.organisation_id, partner_id)
+    await session.rollback()
+    return partner
+
+
 def _error_key(problem: domain.PartnerInputError) -> str:
     return f"partners.error.{problem.field}.{problem.code}"
 
@@ -110,10 +120,9 @@ async def issue_credential(
 ) -> Response:
     form = await request.form()
     days = str(form.get("valid_days") or rt.settings.partner_credential_days)
-    partner = await store.find_partner(session, admin.organisation_id, partner_id)
+    partner = await _partner_to_change(session, admin, partner_id)
     if partner is None:
         return not_found(request)
-    await session.rollback()
     try:
         valid_days = int(days)
     except ValueError:
@@ -157,10 +166,9 @@ async def revoke_credential(
     session: SessionDep,
     rt: RuntimeDep,
 ) -> Response:
-    partner = await store.find_partner(session, admin.organisation_id, partner_id)
+    partner = await _partner_to_change(session, admin, partner_id)
     if partner is None or credential_id not in {c.id for c in partner.credentials}:
         return not_found(request)
-    await session.rollback()
     async with session.begin():
         revoked = await store.revoke_credential(
             session,
@@ -177,9 +185,8 @@ async def revoke_credential(
 async def disable_partner(
     request: Request, partner_id: UUID, admin: Admin, session: SessionDep, rt: RuntimeDep
 ) -> Response:
-    if await store.find_partner(session, admin.organisation_id, partner_id) is None:
+    if await _partner_to_change(session, admin, partner_id) is None:
         return not_found(request)
-    await session.rollback()
     async with session.begin():
         disabled = await store.disable_partner(
             session,
@@ -238,10 +245,9 @@ async def set_webhook(
 ) -> Response:
     form = await request.form()
     values = {"webhook_url": str(form.get("webhook_url") or "")}
-    partner = await store.find_partner(session, admin.organisation_id, partner_id)
+    partner = await _partner_to_change(session, admin, partner_id)
     if partner is None:
         return not_found(request)
-    await session.rollback()
     try:
         async with session.begin():
             secret = await store.set_webhook(
@@ -282,10 +288,9 @@ async def replay_delivery(
     session: SessionDep,
     rt: RuntimeDep,
 ) -> Response:
-    partner = await store.find_partner(session, admin.organisation_id, partner_id)
+    partner = await _partner_to_change(session, admin, partner_id)
     if partner is None:
         return not_found(request)
-    await session.rollback()
     try:
         async with session.begin():
             replay = await store.replay_delivery(
