@@ -108,6 +108,21 @@ def stream_config(name: str, subjects: list[str], settings: Settings) -> StreamC
     )
 
 
+def durable_config(durable: str, filter_subject: str, ack_wait: float) -> ConsumerConfig:
+    """A durable pull consumer of everything on `filter_subject`, each message acknowledged
+    explicitly and redelivered after `ack_wait` seconds until it is (the services'
+    consumers, the partner gateway's bridge, the webhook consumers)."""
+    return ConsumerConfig(
+        name=durable,
+        durable_name=durable,
+        filter_subject=filter_subject,
+        deliver_policy=DeliverPolicy.ALL,
+        ack_policy=JsAckPolicy.EXPLICIT,
+        ack_wait=ack_wait,
+        max_deliver=-1,
+    )
+
+
 def platform_stream_configs(settings: Settings) -> list[StreamConfig]:
     """Every stream of the services' account (`natsauth.platform_streams`), as configured."""
     configs = [stream_config(stream_name(p), list(stream_subjects(p)), settings) for p in SERVICES]
@@ -235,14 +250,7 @@ class EventConsumer:
             durable=self.durable,
             pull_sub=PullSub(batch_size=16, timeout=1.0),
             inbox_prefix=f"{natsauth.inbox_prefix(self.service)}.".encode(),
-            config=ConsumerConfig(
-                durable_name=self.durable,
-                filter_subject=subject,
-                deliver_policy=DeliverPolicy.ALL,
-                ack_policy=JsAckPolicy.EXPLICIT,
-                ack_wait=self.settings.ack_wait_seconds,
-                max_deliver=-1,
-            ),
+            config=durable_config(self.durable, subject, self.settings.ack_wait_seconds),
             ack_policy=AckPolicy.MANUAL,
             title=self.durable,
         )(on_message)

@@ -14,7 +14,7 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Coroutine, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -165,6 +165,17 @@ def build_app(
 
 
 WORKER_STOP_SECONDS = 10.0
+
+
+async def keep_running(what: str, run: Callable[[], Awaitable[None]], delay: float = 5.0) -> None:
+    """A worker's loop: run `run` again `delay` seconds after it fails (NATS away too long,
+    say), until the worker is cancelled."""
+    while True:
+        try:
+            await run()
+        except Exception:
+            log.exception("%s failed; restarting in %.0f s", what, delay)
+            await asyncio.sleep(delay)
 
 
 async def _cancel_workers(workers: list[asyncio.Task[None]]) -> None:

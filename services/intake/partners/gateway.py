@@ -39,8 +39,8 @@ from nats.js.errors import FetchTimeoutError, NotFoundError
 from services.intake.partners import domain, store
 from shared import natsauth
 from shared.authcallout import AuthRequest, CalloutResponder, Grant
-from shared.bus import connect_options, create_or_update_stream, stream_config
-from shared.service import Runtime
+from shared.bus import connect_options, create_or_update_stream, durable_config, stream_config
+from shared.service import Runtime, keep_running
 from shared.subjects import PARTNER_STREAM, PARTNER_SUBJECTS
 
 log = logging.getLogger(__name__)
@@ -51,14 +51,7 @@ BRIDGE_BATCH = 64
 
 async def partner_gateway(rt: Runtime) -> None:
     """The worker: run the gateway; if it fails (NATS away too long), start it again."""
-    while True:
-        try:
-            await run_gateway(rt)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("partner gateway failed; restarting in 5 s")
-            await asyncio.sleep(5.0)
+    await keep_running("partner gateway", lambda: run_gateway(rt))
 
 
 async def run_gateway(rt: Runtime) -> None:
@@ -123,13 +116,8 @@ async def bridge(rt: Runtime, gateway: NatsClient) -> None:
         PARTNER_SUBJECTS,
         durable=natsauth.GATEWAY_DURABLE,
         stream=PARTNER_STREAM,
-        config=ConsumerConfig(
-            durable_name=natsauth.GATEWAY_DURABLE,
-            filter_subject=PARTNER_SUBJECTS,
-            deliver_policy=DeliverPolicy.ALL,
-            ack_policy=AckPolicy.EXPLICIT,
-            ack_wait=rt.settings.ack_wait_seconds,
-            max_deliver=-1,
+        config=durable_config(
+            natsauth.GATEWAY_DURABLE, PARTNER_SUBJECTS, rt.settings.ack_wait_seconds
         ),
     )
     try:

@@ -46,7 +46,6 @@ import nats
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
-from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import BadRequestError, FetchTimeoutError, NotFoundError
 from prometheus_client import Counter
 from pydantic import ValidationError
@@ -54,10 +53,10 @@ from pydantic import ValidationError
 from services.intake.partners import domain, store
 from services.intake.partners.gateway import ensure_feed_stream
 from shared import natsauth
-from shared.bus import connect_options
+from shared.bus import connect_options, durable_config
 from shared.crypto import vault_for
 from shared.partner_events import PartnerEnvelope
-from shared.service import Runtime
+from shared.service import Runtime, keep_running
 
 log = logging.getLogger(__name__)
 
@@ -217,16 +216,10 @@ class PartnerDeliveries:
         assert target is not None
         durable = webhook_durable(self.partner_id)
         s = self.rt.settings
-        config = ConsumerConfig(
-            name=durable,
-            durable_name=durable,
-            filter_subject=natsauth.partner_subject_filter(
-                str(target.organisation_id), str(target.partner_id)
-            ),
-            deliver_policy=DeliverPolicy.ALL,
-            ack_policy=AckPolicy.EXPLICIT,
-            ack_wait=s.webhook_timeout_seconds + s.ack_wait_seconds,
-            max_deliver=-1,
+        config = durable_config(
+            durable,
+            natsauth.partner_subject_filter(str(target.organisation_id), str(target.partner_id)),
+            s.webhook_timeout_seconds + s.ack_wait_seconds,
         )
         try:
             await self.js.add_consumer(natsauth.PARTNER_FEED_STREAM, config)
@@ -431,14 +424,7 @@ class PartnerDeliveries:
 async def webhook_worker(rt: Runtime) -> None:
     """The worker: deliver webhooks; if it fails (NATS away too long), start it again."""
     logging.getLogger("httpx").setLevel(logging.WARNING)  # its INFO lines carry the path
-    while True:
-        try:
-            await run_webhooks(rt)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("webhook worker failed; restarting in 5 s")
-            await asyncio.sleep(5.0)
+    await keep_running("webhook worker", lambda: run_webhooks(rt))
 
 
 async def run_webhooks(rt: Runtime) -> None:
