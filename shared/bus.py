@@ -216,6 +216,11 @@ def forgery(event: type[Event], envelope: Envelope, subject: str) -> str | None:
     return None
 
 
+Skip = Callable[[AsyncSession, Event, Envelope], Awaitable[bool]]
+"""A guard run before the handler, in its transaction: True applies nothing (the event is
+still recorded as processed), e.g. an event about an erased person (`shared.erasure`)."""
+
+
 class EventConsumer:
     """One durable pull consumer of one event type for one service."""
 
@@ -228,8 +233,10 @@ class EventConsumer:
         inbox: Inbox,
         jetstream: Callable[[], JetStreamContext],
         settings: Settings,
+        skips: Skip | None = None,
     ) -> None:
         self.service = service
+        self.skips = skips
         self.subscription = subscription
         self.event = subscription.event
         self.durable = durable_name(service, self.event)
@@ -291,7 +298,7 @@ class EventConsumer:
                     if fresh and deliveries > self.settings.max_deliver:
                         # Its earlier deliveries never finished (the process died each time).
                         raise PermanentError(f"not applied after {deliveries - 1} deliveries")
-                    if fresh:
+                    if fresh and not (self.skips and await self.skips(session, event, envelope)):
                         await self.subscription.handler(session, event, envelope)
                     crashpoint("inbox.before_commit")
                 crashpoint("inbox.after_commit")

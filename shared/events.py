@@ -136,6 +136,22 @@ class ApplicantWaitlisted(IntakeEvent):
     rolls_over: bool
 
 
+class PersonErased(IntakeEvent):
+    """A person's personal data was erased in intake (her request, a coordinator's, or the
+    programme's retention); every service erases or anonymises what it holds on her, once,
+    and answers with its `ErasureCompleted` (`PersonErasedIn<Service>`). Nothing about her but the id it erases."""
+
+    erasure_id: UUID
+    person_id: UUID
+
+
+class ErasureCompleted(Event):
+    """A service has erased what it held on the person of an erasure. No person id: the
+    erasure id alone ties it to the request, which intake keeps without her id once done."""
+
+    erasure_id: UUID
+
+
 class ApplicationWithdrawn(IntakeEvent):
     application_id: UUID
     person_id: UUID
@@ -311,6 +327,25 @@ class OutcomeRecorded(FeedbackEvent):
     recorded_at: AwareDatetime
 
 
+class PersonErasedInMatching(ErasureCompleted):
+    producer: ClassVar[str] = "matching"
+
+
+class PersonErasedInScheduling(ErasureCompleted):
+    producer: ClassVar[str] = "scheduling"
+
+
+class PersonErasedInFeedback(ErasureCompleted):
+    producer: ClassVar[str] = "feedback"
+
+
+COMPLETIONS: dict[str, type[ErasureCompleted]] = {
+    cls.producer: cls
+    for cls in (PersonErasedInMatching, PersonErasedInScheduling, PersonErasedInFeedback)
+}
+"""Each service that erases on `PersonErased`, and the event it answers with."""
+
+
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.type_name(): cls
     for cls in (
@@ -332,5 +367,9 @@ EVENT_TYPES: dict[str, type[Event]] = {
         SurveyInvitationDue,
         SurveyCompleted,
         OutcomeRecorded,
+        PersonErased,
+        PersonErasedInMatching,
+        PersonErasedInScheduling,
+        PersonErasedInFeedback,
     )
 }

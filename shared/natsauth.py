@@ -190,6 +190,9 @@ def service_permissions(service: ServiceShape) -> Permissions:
         publish += ["womento.cmd.>", PARTNER_SUBJECTS]  # COMMAND_SENDERS
         streams.append(PARTNER_STREAM)
         publish += consumer_api(PARTNER_STREAM, GATEWAY_DURABLE, PARTNER_SUBJECTS)
+        # Erasure: read and (securely) delete the messages that name an erased person.
+        for stream in platform_streams():
+            publish += [f"$JS.API.STREAM.MSG.{op}.{stream}" for op in ("GET", "DELETE")]
     # Streams: look only (`bus.check_streams`); the provisioner makes them.
     publish += [f"$JS.API.STREAM.INFO.{stream}" for stream in dict.fromkeys(streams)]
     return Permissions(

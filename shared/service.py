@@ -36,6 +36,7 @@ from shared.bus import EventConsumer, Subscription, check_streams, make_broker
 from shared.clock import Clock, FileClock, SystemClock
 from shared.commands import CommandResponder, CommandRoute
 from shared.db import make_engine, make_sessionmaker, migrate, migrations_current
+from shared.erasure import ErasedPeople
 from shared.events import Event
 from shared.inbox import Inbox
 from shared.observability import HTTP_DURATION, HTTP_REQUESTS, configure_logging, correlation
@@ -53,6 +54,8 @@ class ServiceDefinition:
     outbox_table: sa.Table
     inbox_table: sa.Table
     migrations_dir: Path
+    erased_table: sa.Table | None = None
+    """`shared.erasure.add_erased_table`: events about people erased are skipped."""
     subscriptions: Sequence[Subscription] = ()
     commands: Sequence[CommandRoute] = ()
     routers: Sequence[APIRouter] = ()
@@ -126,6 +129,11 @@ def build_app(
         outbox=Outbox(service=definition.name, table=definition.outbox_table),
         inbox=Inbox(table=definition.inbox_table, clock=clock),
     )
+    erased = (
+        ErasedPeople(definition.erased_table, settings.secret_key)
+        if definition.erased_table is not None
+        else None
+    )
     for subscription in definition.subscriptions:
         EventConsumer(
             service=definition.name,
@@ -134,6 +142,7 @@ def build_app(
             inbox=runtime.inbox,
             jetstream=runtime.js,
             settings=settings,
+            skips=erased.skips if erased else None,
         ).register(runtime.broker)
 
     for route in definition.commands:

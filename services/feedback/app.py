@@ -12,6 +12,7 @@ from services.feedback import (
     worker,
 )
 from shared.bus import Subscription
+from shared.erasure import erasure_subscription
 from shared.events import (
     ApplicantAccepted,
     ApplicationReceived,
@@ -28,8 +29,15 @@ DEFINITION = ServiceDefinition(
     metadata=models.metadata,
     outbox_table=models.outbox,
     inbox_table=models.inbox,
+    erased_table=models.erased_people,
     migrations_dir=Path(__file__).parent / "migrations",
     subscriptions=[
+        erasure_subscription(
+            "feedback",
+            outbox_table=models.outbox,
+            inbox_table=models.inbox,
+            erase=handlers.erase_person,
+        ),
         Subscription(ApplicationReceived, handlers.on_application_received),
         *pair_subscriptions(models.pairs),
         *meetings.SUBSCRIPTIONS,

@@ -3,11 +3,13 @@
 Handlers get no clock: "now" is the event's own time (`envelope.time`).
 """
 
+import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.feedback import interviews, survey_service
+from services.feedback import interviews, models, survey_service
 from services.feedback.models import applications
 from shared.envelope import Envelope
+from shared.erasure import Erasure
 from shared.events import ApplicantAccepted, ApplicationReceived, ApplicationWithdrawn, CycleOpened
 
 
@@ -71,3 +73,31 @@ async def on_application_withdrawn(
         organisation_id=envelope.organisationid,
         now=envelope.time,
     )
+
+
+async def erase_person(erasure: Erasure) -> None:
+    """`PersonErased`: her key goes (so every text encrypted under it is unreadable), and
+    with it the texts, her interviews and the survey jobs not yet done; what the funder's
+    report counts (applications, participation, invitations, closed answers, outcomes,
+    pairs) stays under the pseudonym, her application ids replaced by new random ones."""
+    session, her = erasure.session, erasure.person_id
+    responses, invitations = models.responses, models.invitations
+    her_responses = sa.select(responses.c.response_id).where(responses.c.person_id == her)
+    her_invitations = sa.select(invitations.c.invitation_id).where(invitations.c.person_id == her)
+    await session.execute(
+        models.response_texts.delete().where(models.response_texts.c.response_id.in_(her_responses))
+    )
+    await session.execute(
+        models.survey_jobs.delete().where(models.survey_jobs.c.invitation_id.in_(her_invitations))
+    )
+    await erasure.delete(models.person_keys, "person_id")
+    await erasure.delete(models.interviews, "person_id")
+    for table in (models.applications, models.survey_withdrawals):
+        await session.execute(
+            table.update()
+            .where(table.c.person_id == her)
+            .values(person_id=erasure.pseudonym, application_id=sa.func.gen_random_uuid())
+        )
+    for table in (models.participants, invitations, responses, models.outcomes):
+        await erasure.anonymise(table, "person_id")
+    await erasure.anonymise(models.pairs, "mentee_id", "mentor_id")

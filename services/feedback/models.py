@@ -5,11 +5,13 @@ from sqlalchemy.dialects.postgresql import UUID
 
 from services.feedback.survey_tables import add_survey_tables, add_withdrawals_table
 from shared.db import add_messaging_tables
+from shared.erasure import add_erased_table
 from shared.pairs import add_pairs_table
 
 SCHEMA = "feedback"
 metadata = sa.MetaData(schema=SCHEMA)
 outbox, inbox = add_messaging_tables(metadata)
+erased_people = add_erased_table(metadata)
 
 applications = sa.Table(
     "applications",

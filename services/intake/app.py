@@ -4,7 +4,7 @@ from pathlib import Path
 
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from services.intake import api, event_changes, mail, models, reminders, surveys
+from services.intake import api, erasure, event_changes, mail, models, reminders, surveys
 from services.intake.auth.routes import router as auth_router
 from services.intake.imports import router as imports_router
 from services.intake.partners import feed as partner_feed
@@ -20,6 +20,7 @@ from services.intake.web import (
     reports,
     schedule,
 )
+from services.intake.web import erasure as erasure_screens
 from services.intake.web import surveys as survey_screens
 from services.intake.web.errors import html_error_page
 from shared.bus import Subscription
@@ -33,12 +34,14 @@ DEFINITION = ServiceDefinition(
     metadata=models.metadata,
     outbox_table=models.outbox,
     inbox_table=models.inbox,
+    erased_table=models.erased_people,
     migrations_dir=Path(__file__).parent / "migrations",
     subscriptions=[
         Subscription(ReminderDue, reminders.on_reminder_due),
         Subscription(ScheduledEventChanged, event_changes.on_scheduled_event_changed),
         Subscription(SurveyInvitationDue, surveys.on_survey_invitation_due),
         *partner_feed.SUBSCRIPTIONS,
+        *erasure.SUBSCRIPTIONS,
     ],
     routers=[
         api.router,
@@ -54,8 +57,9 @@ DEFINITION = ServiceDefinition(
         mail.router,
         imports_router,
         partners.router,
+        erasure_screens.router,
     ],
     exception_handlers={StarletteHTTPException: html_error_page},
-    workers=[mail.mail_worker, partner_gateway, webhook_worker],
+    workers=[mail.mail_worker, partner_gateway, webhook_worker, erasure.scrub_worker],
     static_dir=Path(__file__).parent / "web" / "static",
 )

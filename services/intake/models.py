@@ -4,10 +4,12 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 
 from shared.db import add_messaging_tables
+from shared.erasure import add_erased_table
 
 SCHEMA = "intake"
 metadata = sa.MetaData(schema=SCHEMA)
 outbox, inbox = add_messaging_tables(metadata)
+erased_people = add_erased_table(metadata)
 
 organisations = sa.Table(
     "organisations",

@@ -37,7 +37,7 @@ MAX_TOKEN_LENGTH = 400
 
 
 class LinkError(ValueError):
-    """The link cannot be used; `reason` is "forged" or "expired"."""
+    """The link cannot be used; `reason` is "forged", "expired", "revoked" or "erased"."""
 
     reason = "forged"
 
@@ -58,6 +58,12 @@ class RevokedLink(LinkError):
     """A genuine link made before the person's links were revoked (replaced by a new one)."""
 
     reason = "revoked"
+
+
+class ErasedLink(LinkError):
+    """A genuine link for a person who is no longer known: her personal data was erased."""
+
+    reason = "erased"
 
 
 @dataclass(frozen=True)

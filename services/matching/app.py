@@ -4,6 +4,7 @@ from pathlib import Path
 
 from services.matching import commands, handlers, models
 from shared.bus import Subscription
+from shared.erasure import erasure_subscription
 from shared.events import (
     ApplicantAccepted,
     ApplicationReceived,
@@ -19,8 +20,15 @@ DEFINITION = ServiceDefinition(
     metadata=models.metadata,
     outbox_table=models.outbox,
     inbox_table=models.inbox,
+    erased_table=models.erased_people,
     migrations_dir=Path(__file__).parent / "migrations",
     subscriptions=[
+        erasure_subscription(
+            "matching",
+            outbox_table=models.outbox,
+            inbox_table=models.inbox,
+            erase=handlers.erase_person,
+        ),
         Subscription(ApplicationReceived, handlers.on_application_received),
         Subscription(CycleOpened, handlers.on_cycle_opened),
         Subscription(ApplicantAccepted, handlers.on_applicant_accepted),

@@ -3,8 +3,10 @@
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.matching import models
 from services.matching.models import applications, cycles, mentor_pool, profiles
 from shared.envelope import Envelope
+from shared.erasure import Erasure
 from shared.events import (
     ApplicantAccepted,
     ApplicationReceived,
@@ -91,3 +93,15 @@ async def on_application_withdrawn(
         .where(profiles.c.application_id == event.application_id)
         .values(withdrawn_at=envelope.time)
     )
+
+
+async def erase_person(erasure: Erasure) -> None:
+    """`PersonErased`: her applications, profiles, pool entry and pair rules go; her pairs
+    stay (the other person's too, and the cycle's counts) under the pseudonym, and so do
+    the runs' proposals that named her."""
+    await erasure.delete(models.applications, "person_id")
+    await erasure.delete(models.profiles, "person_id")
+    await erasure.delete(models.mentor_pool, "person_id")
+    await erasure.delete(models.constraints, "mentee_id", "mentor_id")
+    await erasure.anonymise(models.pairs, "mentee_id", "mentor_id")
+    await erasure.scrub_json(models.runs, "result")

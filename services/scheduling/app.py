@@ -4,6 +4,7 @@ from pathlib import Path
 
 from services.scheduling import commands, handlers, models, worker
 from shared.bus import Subscription
+from shared.erasure import erasure_subscription
 from shared.events import ApplicationReceived, CycleOpened, PairEnded, PairFormed
 from shared.service import ServiceDefinition
 
@@ -14,8 +15,15 @@ DEFINITION = ServiceDefinition(
     metadata=models.metadata,
     outbox_table=models.outbox,
     inbox_table=models.inbox,
+    erased_table=models.erased_people,
     migrations_dir=Path(__file__).parent / "migrations",
     subscriptions=[
+        erasure_subscription(
+            "scheduling",
+            outbox_table=models.outbox,
+            inbox_table=models.inbox,
+            erase=handlers.erase_person,
+        ),
         Subscription(ApplicationReceived, handlers.on_application_received),
         Subscription(CycleOpened, handlers.on_cycle_opened),
         Subscription(PairFormed, handlers.on_pair_formed),

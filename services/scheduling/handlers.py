@@ -5,12 +5,14 @@ Handlers get no clock: "now" is the event's own time (`envelope.time`).
 
 import logging
 
+import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.scheduling import models, schedule
 from services.scheduling.models import applications, cycles
 from shared.envelope import Envelope
+from shared.erasure import Erasure
 from shared.events import ApplicationReceived, CycleOpened, PairEnded, PairFormed
 from shared.pairs import pair_subscriptions
 
@@ -73,3 +75,16 @@ async def on_pair_ended(session: AsyncSession, event: PairEnded, envelope: Envel
     its pending checks are dropped and an open at-risk flag is closed."""
     await _keep_pair[PairEnded](session, event, envelope)
     await schedule.cancel_pair_jobs(session, event.pair_id, envelope.time)
+
+
+async def erase_person(erasure: Erasure) -> None:
+    """`PersonErased`: her applications go, and the reminders not yet sent to her; her
+    invitations (attendance counts) and pairs (the other person's too) stay under the
+    pseudonym."""
+    await erasure.delete(models.applications, "person_id")
+    jobs = models.jobs
+    names_her = sa.cast(jobs.c.payload, sa.Text).contains(str(erasure.person_id))
+    await erasure.session.execute(jobs.delete().where(jobs.c.fired_at.is_(None), names_her))
+    await erasure.scrub_json(jobs, "payload")
+    await erasure.anonymise(models.invitations, "person_id")
+    await erasure.anonymise(models.pairs, "mentee_id", "mentor_id")

@@ -4,11 +4,13 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 
 from shared.db import add_messaging_tables
+from shared.erasure import add_erased_table
 from shared.pairs import add_pairs_table
 
 SCHEMA = "scheduling"
 metadata = sa.MetaData(schema=SCHEMA)
 outbox, inbox = add_messaging_tables(metadata)
+erased_people = add_erased_table(metadata)
 
 applications = sa.Table(
     "applications",

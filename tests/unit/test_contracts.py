@@ -34,6 +34,10 @@ from shared.events import (
     PairAtRisk,
     PairEnded,
     PairFormed,
+    PersonErased,
+    PersonErasedInFeedback,
+    PersonErasedInMatching,
+    PersonErasedInScheduling,
     ReminderDue,
     Role,
     ScheduledEventChanged,
@@ -88,6 +92,10 @@ FACTORIES: dict[type[Event], Any] = {
         ends_on=date(2025, 8, 15),
     ),
     CycleClosed: lambda: CycleClosed(cycle_id=uuid4()),
+    PersonErased: lambda: PersonErased(erasure_id=uuid4(), person_id=uuid4()),
+    PersonErasedInMatching: lambda: PersonErasedInMatching(erasure_id=uuid4()),
+    PersonErasedInScheduling: lambda: PersonErasedInScheduling(erasure_id=uuid4()),
+    PersonErasedInFeedback: lambda: PersonErasedInFeedback(erasure_id=uuid4()),
     ApplicationReceived: lambda: ApplicationReceived(
         application_id=uuid4(),
         person_id=uuid4(),
@@ -306,7 +314,7 @@ def test_language_skill_rejects_bad_codes() -> None:
 
 
 def test_event_types_registry_is_consistent() -> None:
-    assert len(EVENT_TYPES) == len(set(EVENT_TYPES.values())) == 18
+    assert len(EVENT_TYPES) == len(set(EVENT_TYPES.values())) == 22
     for key, cls in EVENT_TYPES.items():
         assert issubclass(cls, Event)
         assert cls.type_name() == key

@@ -5,8 +5,8 @@ the page is down.
 A link is opened by checking its signature and expiry (`services.intake.portal`) and finding
 whom it is for, then its generation against hers (`people.link_generation`): a link made
 before her links were revoked (`revoke_links`) is refused. A forged link is refused with 403,
-an expired or revoked one with 410, in Finnish and English side by side: we do not know who
-is asking. The page's language is the one chosen
+an expired or revoked one, or one for a person since erased, with 410, in Finnish, English
+and Swedish side by side: we do not know who is asking. The page's language is the one chosen
 (`?lang=`), else the person's own, else Finnish.
 
     visit = await open_link(request, rt, session, token, read_survey_link, "/survey")
@@ -30,7 +30,7 @@ from fastapi import Request
 from fastapi.responses import Response
 
 from services.intake import models as m
-from services.intake.portal import LinkError, RevokedLink, check_generation
+from services.intake.portal import ErasedLink, LinkError, RevokedLink, check_generation
 from services.intake.web.i18n import LANGUAGES, text, translator
 from services.intake.web.render import page
 from shared.service import Runtime
@@ -63,16 +63,16 @@ class Visit(Generic[L]):
 
 
 def link_refused(request: Request, error: LinkError) -> Response:
-    """403 (forged) or 410 (expired, revoked), in Finnish and English: we do not know who
-    it is."""
-    status = 410 if error.reason in ("expired", "revoked") else 403
+    """403 (forged) or 410 (expired, revoked, erased), in Finnish, English and Swedish: we
+    do not know who it is."""
+    status = 410 if error.reason in ("expired", "revoked", "erased") else 403
     texts = [
         (
             lang,
             text(f"portal.invalid.{error.reason}.title", lang),
             text(f"portal.invalid.{error.reason}.text", lang),
         )
-        for lang in ("fi", "en")
+        for lang in LANGUAGES
     ]
     context = {"texts": texts, "lang": "fi", "_": translator("fi")}
     return page(request, "portal/invalid.html", context, status=status)
@@ -102,12 +102,10 @@ async def open_link(
     token: str,
     read: Callable[[str, str, datetime], L],
     path: str,
-    *,
-    erased_refused: bool = False,
 ) -> Visit[L] | Response:
     """The visit of a genuine link, or the page refusing it. `read` checks the token
     (`read_portal_link`, `read_survey_link`); `path` is the page's path without the token.
-    With `erased_refused`, a person whose personal data was erased is unknown."""
+    A person whose personal data was erased (no row, or her key shredded) is unknown."""
     try:
         link = read(rt.settings.secret_key, token, rt.clock.now())
     except LinkError as error:
@@ -115,12 +113,10 @@ async def open_link(
     people = m.people.c
     query = sa.select(
         people.id, people.organisation_id, people.language, people.link_generation
-    ).where(people.id == link.person_id)
-    if erased_refused:
-        query = query.where(people.wrapped_key.is_not(None))
+    ).where(people.id == link.person_id, people.wrapped_key.is_not(None))
     person = (await session.execute(query)).one_or_none()
-    if person is None:  # signed by us, but for nobody we (still) know
-        return link_refused(request, LinkError("unknown person"))
+    if person is None:  # signed by us, for someone erased (services/intake/erasure.py)
+        return link_refused(request, ErasedLink("erased person"))
     try:
         check_generation(link.generation, person.link_generation)
     except RevokedLink as error:

@@ -160,9 +160,7 @@ async def _respondent(
     request: Request, rt: Runtime, session: Any, token: str
 ) -> Visit[SurveyLink] | Response:
     """The visit of a genuine survey link of someone we (still) know, or the refusal."""
-    return await open_link(
-        request, rt, session, token, read_survey_link, "/survey", erased_refused=True
-    )
+    return await open_link(request, rt, session, token, read_survey_link, "/survey")
 
 
 @router.get("/survey/{token}", response_class=HTMLResponse)

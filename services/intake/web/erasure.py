@@ -1,0 +1,145 @@
+"""Erasure screens: a coordinator erases a person from her application page and follows the
+erasure across the four services; a participant erases herself from her portal, after a
+confirmation. The work is `services.intake.erasure`'s; these are thin routes."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from uuid import UUID
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from services.intake import erasure
+from services.intake import models as m
+from services.intake.auth import EDITOR_ROLES, Coordinator, CurrentCoordinator, require_role
+from services.intake.portal import ErasedLink, read_portal_link
+from services.intake.web.csrf import verify_csrf
+from services.intake.web.i18n import negotiate, translator
+from services.intake.web.links import link_refused, open_link
+from services.intake.web.render import page
+from services.intake.web.screens import not_found
+from shared.service import RuntimeDep, SessionDep
+
+router = APIRouter(dependencies=[Depends(verify_csrf)], include_in_schema=False)
+Editor = Annotated[Coordinator, Depends(require_role(*EDITOR_ROLES))]
+
+
+@router.post("/coordinator/applications/{application_id}/erase", response_class=HTMLResponse)
+async def erase_from_application(
+    request: Request,
+    application_id: UUID,
+    coordinator: Editor,
+    session: SessionDep,
+    rt: RuntimeDep,
+    reason: Annotated[str, Form()] = "",
+    confirm: Annotated[str, Form()] = "",
+) -> Response:
+    """Erase the applicant of this application (all her applications, in every service)."""
+    apps = m.applications.c
+    back = f"/coordinator/applications/{application_id}"
+    try:
+        async with session.begin():
+            person_id = await session.scalar(
+                sa.select(apps.person_id).where(
+                    apps.id == application_id, apps.organisation_id == coordinator.organisation_id
+                )
+            )
+            if person_id is None:
+                return not_found(request)
+            if reason not in {r.value for r in erasure.COORDINATOR_REASONS}:
+                return RedirectResponse(f"{back}?error=erase_reason#erase", status_code=303)
+            if confirm != "yes":
+                return RedirectResponse(f"{back}?error=erase_confirm#erase", status_code=303)
+            erasure_id = await erasure.erase_person(
+                session,
+                secret_key=rt.settings.secret_key,
+                organisation_id=coordinator.organisation_id,
+                person_id=person_id,
+                reason=erasure.Reason(reason),
+                requested_by=coordinator.id,
+                now=rt.clock.now(),
+            )
+    except erasure.ErasureRefused as refused:  # a second request racing the first
+        return page(request, "error.html", {"message_key": f"erasure.{refused.reason}"}, 409)
+    return RedirectResponse(f"/coordinator/erasures/{erasure_id}", status_code=303)
+
+
+@router.get("/coordinator/erasures", response_class=HTMLResponse)
+async def erasure_list(
+    request: Request, coordinator: CurrentCoordinator, session: SessionDep
+) -> Response:
+    rows = await erasure.progress(session, coordinator.organisation_id)
+    return page(request, "erasure/list.html", {"erasures": rows, **_names(request)})
+
+
+@router.get("/coordinator/erasures/{erasure_id}", response_class=HTMLResponse)
+async def erasure_detail(
+    request: Request, erasure_id: UUID, coordinator: CurrentCoordinator, session: SessionDep
+) -> Response:
+    rows = await erasure.progress(session, coordinator.organisation_id, erasure_id)
+    if not rows:
+        return not_found(request)
+    return page(request, "erasure/detail.html", {"e": rows[0], **_names(request)})
+
+
+def _names(request: Request) -> dict[str, object]:
+    _ = translator(negotiate(request))
+
+    def pending_names(progress: erasure.Progress) -> str:
+        return ", ".join(_(f"erasure.service.{service}") for service in progress.pending)
+
+    return {"services": erasure.SERVICES, "pending_names": pending_names}
+
+
+# --- her own, from the portal -----------------------------------------------------------
+
+
+@router.get("/portal/{token}/erase", response_class=HTMLResponse)
+async def self_erase_form(
+    request: Request, token: str, rt: RuntimeDep, session: SessionDep
+) -> Response:
+    visit = await open_link(request, rt, session, token, read_portal_link, "/portal")
+    if isinstance(visit, Response):
+        return visit
+    return _portal_page(request, "erasure/confirm.html", visit.lang, token=token, error=None)
+
+
+@router.post("/portal/{token}/erase", response_class=HTMLResponse)
+async def self_erase(
+    request: Request,
+    token: str,
+    rt: RuntimeDep,
+    session: SessionDep,
+    confirm: Annotated[str, Form()] = "",
+) -> Response:
+    try:
+        async with session.begin():
+            visit = await open_link(request, rt, session, token, read_portal_link, "/portal")
+            if isinstance(visit, Response):
+                return visit
+            if confirm != "yes":
+                return _portal_page(
+                    request, "erasure/confirm.html", visit.lang, 422, token=token, error="confirm"
+                )
+            await erasure.erase_person(
+                session,
+                secret_key=rt.settings.secret_key,
+                organisation_id=visit.person.organisation_id,
+                person_id=visit.person.id,
+                reason=erasure.Reason.SELF_SERVICE,
+                requested_by=None,
+                now=rt.clock.now(),
+            )
+    except erasure.ErasureRefused:  # a second submission racing the first
+        return link_refused(request, ErasedLink("erased person"))
+    return _portal_page(request, "erasure/erased.html", visit.lang)
+
+
+def _portal_page(
+    request: Request, template: str, lang: str, status: int = 200, **context: object
+) -> Response:
+    response = page(request, template, {"lang": lang, "_": translator(lang), **context}, status)
+    response.headers["Cache-Control"] = "no-store"  # a personal link's page
+    return response
