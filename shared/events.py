@@ -139,7 +139,8 @@ class ApplicantWaitlisted(IntakeEvent):
 class PersonErased(IntakeEvent):
     """A person's personal data was erased in intake (her request, a coordinator's, or the
     programme's retention); every service erases or anonymises what it holds on her, once,
-    and answers with its `ErasureCompleted` (`PersonErasedIn<Service>`). Nothing about her but the id it erases."""
+    and answers with its `ErasureCompleted` (`PersonErasedIn<Service>`). Nothing about her
+    but the id it erases."""
 
     erasure_id: UUID
     person_id: UUID
