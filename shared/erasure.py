@@ -62,8 +62,8 @@ def create_erased_table(schema: str) -> None:
     from alembic import op
 
     metadata = sa.MetaData(schema=schema)
-    table = add_erased_table(metadata)
-    op.create_table(table.name, *[column.copy() for column in table.columns], schema=schema)
+    add_erased_table(metadata)
+    metadata.create_all(op.get_bind())
 
 
 @lru_cache(maxsize=4)
