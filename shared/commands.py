@@ -262,6 +262,38 @@ class CommandResponder:
         return dict(outcome) if outcome is not None else None
 
 
+# --- personal data (shared/personal_data.py) ---------------------------------------------
+
+
+class ExportPersonData(Command):
+    """Everything the target holds on one person, for her export (Art. 15 and 20): each
+    table's rows that name her, encrypted texts decrypted. Reply: `service`, `tables`.
+    Not kept in the inbox (it holds her data); asking again is harmless."""
+
+    remember_reply: ClassVar[bool] = False
+
+    person_id: UUID
+
+
+class ExportFromMatching(ExportPersonData):
+    target: ClassVar[str] = "matching"
+
+
+class ExportFromScheduling(ExportPersonData):
+    target: ClassVar[str] = "scheduling"
+
+
+class ExportFromFeedback(ExportPersonData):
+    target: ClassVar[str] = "feedback"
+
+
+EXPORTS: tuple[type[ExportPersonData], ...] = (
+    ExportFromMatching,
+    ExportFromScheduling,
+    ExportFromFeedback,
+)
+
+
 # --- matching -------------------------------------------------------------------------
 
 MatchMode = Literal["best_total_fit", "most_matched"]

@@ -12,6 +12,7 @@ from services.feedback import (
     worker,
 )
 from shared.bus import Subscription
+from shared.commands import ExportFromFeedback
 from shared.erasure import erasure_subscription
 from shared.events import (
     ApplicantAccepted,
@@ -20,6 +21,7 @@ from shared.events import (
     CycleOpened,
 )
 from shared.pairs import pair_subscriptions
+from shared.personal_data import export_route
 from shared.service import ServiceDefinition
 
 DEFINITION = ServiceDefinition(
@@ -46,6 +48,11 @@ DEFINITION = ServiceDefinition(
         Subscription(ApplicationWithdrawn, handlers.on_application_withdrawn),
         *outcome_commands.SUBSCRIPTIONS,
     ],
-    commands=[*surveys.ROUTES, *outcome_commands.ROUTES, *report_commands.ROUTES],
+    commands=[
+        export_route(ExportFromFeedback, handlers.HOLDINGS, handlers.export_extra),
+        *surveys.ROUTES,
+        *outcome_commands.ROUTES,
+        *report_commands.ROUTES,
+    ],
     workers=[worker.clock_worker],
 )

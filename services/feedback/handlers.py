@@ -3,6 +3,9 @@
 Handlers get no clock: "now" is the event's own time (`envelope.time`).
 """
 
+from typing import Any
+from uuid import UUID
+
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -11,6 +14,15 @@ from services.feedback.models import applications
 from shared.envelope import Envelope
 from shared.erasure import Erasure
 from shared.events import ApplicantAccepted, ApplicationReceived, ApplicationWithdrawn, CycleOpened
+from shared.personal_data import (
+    ERASE_ANONYMISE,
+    ERASE_DELETE,
+    ERASE_SHRED,
+    Holding,
+    Purpose,
+    apply_erasure,
+    jsonable,
+)
 
 
 async def on_application_received(
@@ -75,6 +87,22 @@ async def on_application_withdrawn(
     )
 
 
+HOLDINGS = (
+    Holding(models.person_keys, ("person_id",), Purpose.FOLLOW_UP, ERASE_SHRED, exported=False),
+    Holding(models.interviews, ("person_id",), Purpose.FOLLOW_UP, ERASE_DELETE),
+    Holding(models.applications, ("person_id",), Purpose.REPORTING, ERASE_ANONYMISE),
+    Holding(models.survey_withdrawals, ("person_id",), Purpose.REPORTING, ERASE_ANONYMISE),
+    Holding(models.participants, ("person_id",), Purpose.REPORTING, ERASE_ANONYMISE),
+    Holding(models.invitations, ("person_id",), Purpose.FOLLOW_UP, ERASE_ANONYMISE),
+    Holding(models.responses, ("person_id",), Purpose.FOLLOW_UP, ERASE_ANONYMISE),
+    Holding(models.outcomes, ("person_id",), Purpose.REPORTING, ERASE_ANONYMISE),
+    Holding(models.pairs, ("mentee_id", "mentor_id"), Purpose.REPORTING, ERASE_ANONYMISE),
+)
+"""What feedback holds on a person (shared/personal_data.py). Her free-text answers
+(`response_texts`) and jobs of her invitations are reached through her responses and
+invitations; her application ids are replaced by new random ones on erasure."""
+
+
 async def erase_person(erasure: Erasure) -> None:
     """`PersonErased`: her key goes (so every text encrypted under it is unreadable), and
     with it the texts, her interviews and the survey jobs not yet done; what the funder's
@@ -90,14 +118,60 @@ async def erase_person(erasure: Erasure) -> None:
     await session.execute(
         models.survey_jobs.delete().where(models.survey_jobs.c.invitation_id.in_(her_invitations))
     )
-    await erasure.delete(models.person_keys, "person_id")
-    await erasure.delete(models.interviews, "person_id")
     for table in (models.applications, models.survey_withdrawals):
         await session.execute(
             table.update()
             .where(table.c.person_id == her)
-            .values(person_id=erasure.pseudonym, application_id=sa.func.gen_random_uuid())
+            .values(application_id=sa.func.gen_random_uuid())
         )
-    for table in (models.participants, invitations, responses, models.outcomes):
-        await erasure.anonymise(table, "person_id")
-    await erasure.anonymise(models.pairs, "mentee_id", "mentor_id")
+    await apply_erasure(session, HOLDINGS, her, erasure.pseudonym)
+
+
+async def export_extra(
+    session: AsyncSession, person_id: UUID, organisation_id: UUID, ctx: Any
+) -> dict[str, Any]:
+    """Her texts in clear (free-text answers, interview notes) and her pairs' meetings."""
+    vault = interviews.vault_of(ctx)
+    key = await session.scalar(
+        sa.select(models.person_keys.c.wrapped_key).where(
+            models.person_keys.c.person_id == person_id
+        )
+    )
+    texts = models.response_texts
+    responses = models.responses
+    rows = (
+        await session.execute(
+            sa.select(texts.c.response_id, texts.c.question_key, texts.c.ciphertext)
+            .join(responses, responses.c.response_id == texts.c.response_id)
+            .where(responses.c.person_id == person_id)
+        )
+    ).all()
+    answers = [
+        {
+            "response_id": str(row.response_id),
+            "question_key": row.question_key,
+            "text": vault.decrypt(bytes(key), person_id, bytes(row.ciphertext)).get("text"),
+        }
+        for row in rows
+        if key is not None
+    ]
+    found = (
+        await session.execute(
+            sa.select(models.interviews).where(models.interviews.c.person_id == person_id)
+        )
+    ).all()
+    notes = await interviews.decrypted_notes(session, vault, list(found))
+    pairs = models.pairs
+    hers = sa.select(pairs.c.pair_id).where(
+        sa.or_(pairs.c.mentee_id == person_id, pairs.c.mentor_id == person_id)
+    )
+    meetings = (
+        await session.execute(sa.select(models.meetings).where(models.meetings.c.pair_id.in_(hers)))
+    ).mappings()
+    return {
+        "free_text_answers": answers,
+        "interview_notes": [
+            {"interview_id": str(i), "notes": text} for i, text in notes.items() if text
+        ],
+        "meetings": [{k: jsonable(v) for k, v in row.items()} for row in meetings],
+    }

@@ -17,10 +17,10 @@ from services.intake.web import (
     matching,
     outcomes,
     partners,
+    privacy,
     reports,
     schedule,
 )
-from services.intake.web import erasure as erasure_screens
 from services.intake.web import surveys as survey_screens
 from services.intake.web.errors import html_error_page
 from shared.bus import Subscription
@@ -57,7 +57,7 @@ DEFINITION = ServiceDefinition(
         mail.router,
         imports_router,
         partners.router,
-        erasure_screens.router,
+        privacy.router,
     ],
     exception_handlers={StarletteHTTPException: html_error_page},
     workers=[mail.mail_worker, partner_gateway, webhook_worker, erasure.scrub_worker],

@@ -4,6 +4,7 @@ from pathlib import Path
 
 from services.matching import commands, handlers, models
 from shared.bus import Subscription
+from shared.commands import ExportFromMatching
 from shared.erasure import erasure_subscription
 from shared.events import (
     ApplicantAccepted,
@@ -11,6 +12,7 @@ from shared.events import (
     ApplicationWithdrawn,
     CycleOpened,
 )
+from shared.personal_data import export_route
 from shared.service import ServiceDefinition
 
 DEFINITION = ServiceDefinition(
@@ -34,5 +36,5 @@ DEFINITION = ServiceDefinition(
         Subscription(ApplicantAccepted, handlers.on_applicant_accepted),
         Subscription(ApplicationWithdrawn, handlers.on_application_withdrawn),
     ],
-    commands=commands.ROUTES,
+    commands=[*commands.ROUTES, export_route(ExportFromMatching, handlers.HOLDINGS)],
 )

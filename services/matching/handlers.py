@@ -14,6 +14,7 @@ from shared.events import (
     CycleOpened,
     Role,
 )
+from shared.personal_data import ERASE_ANONYMISE, ERASE_DELETE, Holding, Purpose, apply_erasure
 
 
 async def on_application_received(
@@ -95,13 +96,21 @@ async def on_application_withdrawn(
     )
 
 
+HOLDINGS = (
+    Holding(models.applications, ("person_id",), Purpose.MATCHING, ERASE_DELETE),
+    Holding(models.profiles, ("person_id",), Purpose.MATCHING, ERASE_DELETE),
+    Holding(models.mentor_pool, ("person_id",), Purpose.MATCHING, ERASE_DELETE),
+    Holding(models.constraints, ("mentee_id", "mentor_id"), Purpose.MATCHING, ERASE_DELETE),
+    Holding(models.pairs, ("mentee_id", "mentor_id"), Purpose.PROGRAMME, ERASE_ANONYMISE),
+)
+"""What matching holds on a person (shared/personal_data.py); the runs' proposals name
+her too, inside their JSON: erasure puts the pseudonym there, her export leaves them out
+(they are scores of other people's pairs as well)."""
+
+
 async def erase_person(erasure: Erasure) -> None:
     """`PersonErased`: her applications, profiles, pool entry and pair rules go; her pairs
     stay (the other person's too, and the cycle's counts) under the pseudonym, and so do
     the runs' proposals that named her."""
-    await erasure.delete(models.applications, "person_id")
-    await erasure.delete(models.profiles, "person_id")
-    await erasure.delete(models.mentor_pool, "person_id")
-    await erasure.delete(models.constraints, "mentee_id", "mentor_id")
-    await erasure.anonymise(models.pairs, "mentee_id", "mentor_id")
+    await apply_erasure(erasure.session, HOLDINGS, erasure.person_id, erasure.pseudonym)
     await erasure.scrub_json(models.runs, "result")

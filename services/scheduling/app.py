@@ -4,8 +4,10 @@ from pathlib import Path
 
 from services.scheduling import commands, handlers, models, worker
 from shared.bus import Subscription
+from shared.commands import ExportFromScheduling
 from shared.erasure import erasure_subscription
 from shared.events import ApplicationReceived, CycleOpened, PairEnded, PairFormed
+from shared.personal_data import export_route
 from shared.service import ServiceDefinition
 
 DEFINITION = ServiceDefinition(
@@ -29,6 +31,9 @@ DEFINITION = ServiceDefinition(
         Subscription(PairFormed, handlers.on_pair_formed),
         Subscription(PairEnded, handlers.on_pair_ended),
     ],
-    commands=commands.ROUTES,
+    commands=[
+        *commands.ROUTES,
+        export_route(ExportFromScheduling, handlers.HOLDINGS, handlers.export_extra),
+    ],
     workers=[worker.clock_worker],
 )

@@ -4,6 +4,8 @@ Handlers get no clock: "now" is the event's own time (`envelope.time`).
 """
 
 import logging
+from typing import Any
+from uuid import UUID
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
@@ -15,6 +17,14 @@ from shared.envelope import Envelope
 from shared.erasure import Erasure
 from shared.events import ApplicationReceived, CycleOpened, PairEnded, PairFormed
 from shared.pairs import pair_subscriptions
+from shared.personal_data import (
+    ERASE_ANONYMISE,
+    ERASE_DELETE,
+    Holding,
+    Purpose,
+    apply_erasure,
+    jsonable,
+)
 
 log = logging.getLogger(__name__)
 
@@ -77,14 +87,38 @@ async def on_pair_ended(session: AsyncSession, event: PairEnded, envelope: Envel
     await schedule.cancel_pair_jobs(session, event.pair_id, envelope.time)
 
 
+HOLDINGS = (
+    Holding(models.applications, ("person_id",), Purpose.PROGRAMME, ERASE_DELETE),
+    Holding(models.invitations, ("person_id",), Purpose.PROGRAMME, ERASE_ANONYMISE),
+    Holding(models.pairs, ("mentee_id", "mentor_id"), Purpose.PROGRAMME, ERASE_ANONYMISE),
+)
+"""What scheduling holds on a person (shared/personal_data.py); her reminders not yet sent
+(`jobs`, her id in their payload) are deleted by `erase_person`, her pairs' meetings are in
+her export through her pairs."""
+
+
 async def erase_person(erasure: Erasure) -> None:
     """`PersonErased`: her applications go, and the reminders not yet sent to her; her
     invitations (attendance counts) and pairs (the other person's too) stay under the
     pseudonym."""
-    await erasure.delete(models.applications, "person_id")
     jobs = models.jobs
     names_her = sa.cast(jobs.c.payload, sa.Text).contains(str(erasure.person_id))
     await erasure.session.execute(jobs.delete().where(jobs.c.fired_at.is_(None), names_her))
     await erasure.scrub_json(jobs, "payload")
-    await erasure.anonymise(models.invitations, "person_id")
-    await erasure.anonymise(models.pairs, "mentee_id", "mentor_id")
+    await apply_erasure(erasure.session, HOLDINGS, erasure.person_id, erasure.pseudonym)
+
+
+async def export_extra(
+    session: AsyncSession, person_id: UUID, organisation_id: UUID, ctx: Any
+) -> dict[str, Any]:
+    """The meetings of her pairs (hers as much as her pair's)."""
+    pairs = models.pairs
+    hers = sa.select(pairs.c.pair_id).where(
+        sa.or_(pairs.c.mentee_id == person_id, pairs.c.mentor_id == person_id),
+        pairs.c.organisation_id == organisation_id,
+    )
+    meetings = models.meetings
+    rows = (
+        await session.execute(sa.select(meetings).where(meetings.c.pair_id.in_(hers)))
+    ).mappings()
+    return {"meetings": [{k: jsonable(v) for k, v in row.items()} for row in rows]}

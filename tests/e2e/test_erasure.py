@@ -8,14 +8,17 @@ portal (with its confirmation) and a service that is killed mid-erasure are test
 
 from __future__ import annotations
 
+import json
 import re
 import signal
 import subprocess
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
 
 import httpx
+import jsonschema
 
 from services.intake.portal import make_link
 from shared import natsauth
@@ -32,6 +35,7 @@ from tests.e2e.test_feedback_cycle import run as run  # the fixture
 from tests.fault.test_delivery import crashing_at
 from tests.helpers import count, csrf_from, logged_in
 
+SCHEMA_PATH = "docs/privacy/person-export.schema.json"
 FREE_TEXT = "Haaveilen työstä Kumpulan kemian laboratoriossa."
 NOTE = "Soitettu 3.2.: toivoo mentoria Vantaalta."
 
@@ -179,6 +183,7 @@ async def test_a_coordinator_erases_a_person_from_every_service_database_and_str
     report_before = (await run.command(GetReport(cycle_ids=[run.cycle_id], language="en")))[
         "report"
     ]
+    await export_checks(run, application_id, portal, her_email)
     needles = [str(amina), str(application_id), her_email, "Amina", FREE_TEXT, NOTE, digest.hex()]
     dump = pg_dump(run.stack.database_url)
     messages = await every_stream_message(nc)
@@ -220,6 +225,7 @@ async def test_a_coordinator_erases_a_person_from_every_service_database_and_str
     assert str(grace) in dump and any(str(grace).encode() in m for m in messages)
     async with httpx.AsyncClient(base_url=base, timeout=15) as web:
         assert (await web.get(f"/portal/{portal}")).status_code == 410
+        assert (await web.get(f"/portal/{portal}/export.json")).status_code == 410
         gone = await web.get(f"/survey/{survey_token}")
         assert gone.status_code == 410
         assert "The link is no longer in use" in gone.text
@@ -241,6 +247,51 @@ async def test_a_coordinator_erases_a_person_from_every_service_database_and_str
     )
     assert again.status_code == 404
     assert await count(db, "intake.erasures") == 1
+
+
+async def export_checks(run: Run, application_id: UUID, portal: str, her_email: str) -> None:
+    """Her export (point 2), from her page and from her portal: one JSON document valid
+    against the documented schema, gathered from all four services, texts decrypted; a
+    readable page in her language; unknown ids 404; a service down: 503, no partial file."""
+    schema = json.loads((Path(__file__).parents[2] / SCHEMA_PATH).read_text())
+    client = await logged_in(run.stack["intake"].base_url, run.email)
+    try:
+        got = await client.get(f"/coordinator/applications/{application_id}/export.json")
+        assert got.status_code == 200, got.text
+        assert got.headers["cache-control"] == "no-store"
+        assert "attachment" in got.headers["content-disposition"]
+        data = got.json()
+        jsonschema.validate(data, schema)
+        intake, matching = data["services"]["intake"], data["services"]["matching"]
+        assert intake["person"]["details"]["email"] == her_email
+        assert intake["person"]["details"]["given_name"] == "Amina"
+        assert [n["text"] for n in intake["coordinator_notes"]] == [NOTE]
+        assert [p["person_id"] for p in matching["profiles"]] == [str(run.ids["Amina"])]
+        assert len(matching["pairs"]) == 1
+        assert len(data["services"]["scheduling"]["meetings"]) == 1
+        feedback = data["services"]["feedback"]
+        assert FREE_TEXT in [a["text"] for a in feedback["free_text_answers"]]
+        assert "person_keys" not in feedback
+        readable = await client.get(f"/coordinator/applications/{application_id}/export.html")
+        assert readable.status_code == 200
+        assert '<html lang="fi">' in readable.text and "Sinusta tallennetut tiedot" in readable.text
+        assert FREE_TEXT in readable.text and NOTE in readable.text
+        assert (
+            await client.get(f"/coordinator/applications/{uuid4()}/export.json")
+        ).status_code == 404
+        assert (
+            await client.get(f"/coordinator/applications/{application_id}/export.xml")
+        ).status_code == 404
+        run.stack["feedback"].stop(20)
+        down = await client.get(f"/coordinator/applications/{application_id}/export.json")
+        assert down.status_code == 503
+        run.stack.start("feedback", **run.env)
+    finally:
+        await client.aclose()
+    async with httpx.AsyncClient(base_url=run.stack["intake"].base_url, timeout=15) as web:
+        hers = await web.get(f"/portal/{portal}/export.json")
+        assert hers.status_code == 200
+        assert hers.json()["person_id"] == str(run.ids["Amina"])
 
 
 async def _meetings_in_feedback(db: Any, pair: UUID) -> bool:

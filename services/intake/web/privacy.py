@@ -1,26 +1,32 @@
-"""Erasure screens: a coordinator erases a person from her application page and follows the
-erasure across the four services; a participant erases herself from her portal, after a
-confirmation. The work is `services.intake.erasure`'s; these are thin routes."""
+"""Privacy screens: a coordinator erases a person from her application page and follows the
+erasure across the four services, or downloads everything held about her; a participant
+erases herself from her portal (after a confirmation) or downloads her data there. The work
+is `services.intake.erasure`'s and `services.intake.export`'s; these are thin routes."""
 
 from __future__ import annotations
 
+import json
 from typing import Annotated
 from uuid import UUID
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.intake import erasure
+from services.intake import erasure, export
 from services.intake import models as m
 from services.intake.auth import EDITOR_ROLES, Coordinator, CurrentCoordinator, require_role
 from services.intake.portal import ErasedLink, read_portal_link
+from services.intake.web.commands import ask
 from services.intake.web.csrf import verify_csrf
-from services.intake.web.i18n import negotiate, translator
-from services.intake.web.links import link_refused, open_link
+from services.intake.web.i18n import LANGUAGES, negotiate, translator
+from services.intake.web.links import link_refused, open_link, unavailable
 from services.intake.web.render import page
 from services.intake.web.screens import not_found
-from shared.service import RuntimeDep, SessionDep
+from shared.commands import ServiceUnavailable
+from shared.crypto import vault_for
+from shared.service import Runtime, RuntimeDep, SessionDep
 
 router = APIRouter(dependencies=[Depends(verify_csrf)], include_in_schema=False)
 Editor = Annotated[Coordinator, Depends(require_role(*EDITOR_ROLES))]
@@ -91,6 +97,102 @@ def _names(request: Request) -> dict[str, object]:
         return ", ".join(_(f"erasure.service.{service}") for service in progress.pending)
 
     return {"services": erasure.SERVICES, "pending_names": pending_names}
+
+
+# --- export ----------------------------------------------------------------------------
+
+EXPORT_FORMATS = ("json", "html")
+
+
+async def _export(
+    request: Request,
+    rt: Runtime,
+    session: AsyncSession,
+    organisation_id: UUID,
+    person_id: UUID,
+    fmt: str,
+    back: str,
+) -> Response:
+    """Her export as a download: the JSON document or the readable page in her language."""
+    try:
+        data = await export.gather(
+            session,
+            vault_for(rt.settings.secret_key),
+            lambda command: ask(rt, request, organisation_id, command),
+            organisation_id=organisation_id,
+            person_id=person_id,
+            now=rt.clock.now(),
+        )
+    except ServiceUnavailable:
+        return unavailable(request, back)
+    stamp = rt.clock.now().date().isoformat()
+    if fmt == "json":
+        response: Response = Response(
+            json.dumps(data, ensure_ascii=False, indent=2),
+            media_type="application/json",
+            headers={"Content-Disposition": f'attachment; filename="womento-data-{stamp}.json"'},
+        )
+    else:
+        lang = data["services"]["intake"]["person"]["language"]
+        lang = lang if lang in LANGUAGES else "fi"
+        _ = translator(lang)
+
+        def table_name(name: str) -> str:
+            found = _(f"export.table.{name}")
+            return name if found.startswith("[") else found
+
+        context = {"data": data, "lang": lang, "_": _, "table_name": table_name}
+        response = page(request, "export/summary.html", context)
+        response.headers["Content-Disposition"] = (
+            f'attachment; filename="womento-data-{stamp}.html"'
+        )
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@router.get("/coordinator/applications/{application_id}/export.{fmt}")
+async def export_from_application(
+    request: Request,
+    application_id: UUID,
+    fmt: str,
+    coordinator: CurrentCoordinator,
+    session: SessionDep,
+    rt: RuntimeDep,
+) -> Response:
+    """Everything held about the applicant of this application, across the four services."""
+    apps = m.applications.c
+    async with session.begin():
+        person_id = await session.scalar(
+            sa.select(apps.person_id).where(
+                apps.id == application_id, apps.organisation_id == coordinator.organisation_id
+            )
+        )
+        if person_id is None or fmt not in EXPORT_FORMATS:
+            return not_found(request)
+        return await _export(
+            request,
+            rt,
+            session,
+            coordinator.organisation_id,
+            person_id,
+            fmt,
+            f"/coordinator/applications/{application_id}",
+        )
+
+
+@router.get("/portal/{token}/export.{fmt}")
+async def export_for_her(
+    request: Request, token: str, fmt: str, rt: RuntimeDep, session: SessionDep
+) -> Response:
+    async with session.begin():
+        visit = await open_link(request, rt, session, token, read_portal_link, "/portal")
+        if isinstance(visit, Response):
+            return visit
+        if fmt not in EXPORT_FORMATS:
+            return not_found(request)
+        return await _export(
+            request, rt, session, visit.person.organisation_id, visit.person.id, fmt, visit.home
+        )
 
 
 # --- her own, from the portal -----------------------------------------------------------
