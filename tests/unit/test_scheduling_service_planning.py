@@ -92,5 +92,6 @@ def test_the_service_answers_every_scheduling_command() -> None:
         "CalendarFeed",
         "FormSmallGroups",
         "ScheduleSummary",
+        "ExportFromScheduling",
     }
     assert DEFINITION.workers
