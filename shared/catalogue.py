@@ -32,6 +32,8 @@ def _fields(model: type[BaseModel]) -> list[str]:
     rows = []
     for name, field in model.model_fields.items():
         required = "required" if field.is_required() else f"default `{field.default!r}`"
+        if field.description:
+            required += f"; {field.description}"
         kind = _type_of(field.annotation).replace("|", "\\|")
         rows.append(f"| `{name}` | `{kind}` | {required} |")
     return rows

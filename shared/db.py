@@ -75,17 +75,26 @@ def add_messaging_tables(metadata: sa.MetaData) -> tuple[sa.Table, sa.Table]:
     return outbox, inbox
 
 
-def alembic_config(migrations_dir: Path, database_url: str, schema: str) -> Config:
+def alembic_config(
+    migrations_dir: Path, database_url: str, schema: str, secret_key: str | None = None
+) -> Config:
     cfg = Config()
     cfg.set_main_option("script_location", str(migrations_dir))
     cfg.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
     cfg.attributes["schema"] = schema
+    cfg.attributes["secret_key"] = secret_key
     return cfg
 
 
-async def migrate(migrations_dir: Path, database_url: str, schema: str) -> None:
-    """Apply the service's migrations up to its heads (in a thread: Alembic runs its own loop)."""
-    cfg = alembic_config(migrations_dir, database_url, schema)
+async def migrate(
+    migrations_dir: Path, database_url: str, schema: str, *, secret_key: str | None = None
+) -> None:
+    """Apply the service's migrations up to its heads (in a thread: Alembic runs its own loop).
+
+    `secret_key` is the service's, for a step that encrypts existing rows under each
+    person's key (`shared.migrations_env.migration_vault`); without it such a step fails
+    when it finds rows to encrypt."""
+    cfg = alembic_config(migrations_dir, database_url, schema, secret_key)
     await asyncio.to_thread(command.upgrade, cfg, "heads")
 
 

@@ -119,7 +119,12 @@ class ApplicationScreened(IntakeEvent):
     application_id: UUID
     person_id: UUID
     eligible: bool
-    reason_codes: tuple[str, ...] = ()
+    reason_codes: tuple[str, ...] = Field(
+        default=(),
+        description="public codes only: degree_below_bachelor, finnish_missing, "
+        "finnish_below_a2, coordinator_override, or not_in_target_group when only age, "
+        "gender or background made her ineligible (which one stays sealed in intake)",
+    )
 
 
 class ApplicantAccepted(IntakeEvent):

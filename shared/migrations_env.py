@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from alembic import context
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from shared.crypto import PersonalDataVault, vault_for
 from shared.db import VERSION_TABLE, add_messaging_tables
 
 
@@ -57,3 +58,18 @@ def create_messaging_tables(schema: str) -> None:
     metadata = sa.MetaData(schema=schema)
     add_messaging_tables(metadata)
     metadata.create_all(op.get_bind())
+
+
+def migration_vault(what: str) -> PersonalDataVault:
+    """Migration step: the vault of the service's secret key (`shared.db.migrate(...,
+    secret_key=...)`, as every service passes at start), to encrypt existing `what` under
+    each person's key. Without the key the step fails rather than drop or keep the text."""
+    from alembic import context
+
+    secret_key = context.config.attributes.get("secret_key")
+    if not secret_key:
+        raise RuntimeError(
+            f"this migration encrypts {what} and needs the service's secret key: "
+            "run it through the service (shared.db.migrate with secret_key)"
+        )
+    return vault_for(secret_key)

@@ -216,7 +216,7 @@ async def _cancel_workers(workers: list[asyncio.Task[None]]) -> None:
 async def _lifespan(rt: Runtime) -> AsyncIterator[None]:
     d, s = rt.definition, rt.settings
     faults.arm(s.crashpoints)
-    await migrate(d.migrations_dir, s.database_url, d.name)
+    await migrate(d.migrations_dir, s.database_url, d.name, secret_key=s.secret_key)
     rt.nats = await rt.broker.connect()
     rt.jetstream = rt.nats.jetstream()
     await check_streams(rt.jetstream, s, consumes=[e.producer for e in d.consumed_events])

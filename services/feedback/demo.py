@@ -32,6 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from services.feedback import interviews
 from services.feedback import models as m
 from services.feedback.app import DEFINITION
+from services.feedback.keys import encrypt_for
 from services.feedback.outcomes import Answers, derive_outcome
 from shared import natsauth
 from shared.bus import connect_options
@@ -276,7 +277,13 @@ async def fill(session: AsyncSession, secret_key: str) -> bool:
                 derived_outcome=derived.outcome.value if derived else None,
                 derived_from_response_id=derived.response_id if derived else None,
                 override_outcome=override.value if override else None,
-                override_reason="Kerrottu loppuhaastattelussa (ei vastannut kyselyihin)."
+                override_reason_ciphertext=await encrypt_for(
+                    session,
+                    vault_for(secret_key),
+                    org,
+                    person_id,
+                    {"reason": "Kerrottu loppuhaastattelussa (ei vastannut kyselyihin)."},
+                )
                 if override
                 else None,
                 overridden_by=None,
@@ -397,9 +404,10 @@ async def _interviews(
             held = planned[point] + timedelta(days=rng.randint(-3, 6))
             ciphertext = None
             if point == "end" and index in noted:
-                key = await interviews.person_key(session, vault, DEMO_ORGANISATION, person_id)
                 note = NOTES[sorted(noted).index(index)]
-                ciphertext = vault.encrypt(key, person_id, {"notes": note})
+                ciphertext = await encrypt_for(
+                    session, vault, DEMO_ORGANISATION, person_id, {"notes": note}
+                )
             history = {
                 "scheduled_on": planned[point],
                 "held_on": held if rng.random() < 0.92 else None,
@@ -422,7 +430,12 @@ async def _interviews(
 
 
 async def main(settings: Settings) -> bool:
-    await migrate(DEFINITION.migrations_dir, settings.database_url, DEFINITION.name)
+    await migrate(
+        DEFINITION.migrations_dir,
+        settings.database_url,
+        DEFINITION.name,
+        secret_key=settings.secret_key,
+    )
     engine = make_engine(settings, pool_size=1)
     sessions = make_sessionmaker(engine)
     nc = await nats.connect(settings.nats_url, **connect_options(settings, natsauth.ADMIN))

@@ -21,7 +21,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.feedback import models as m
-from services.feedback.keys import person_key
+from services.feedback.keys import encrypt_for, wrapped_keys
 from shared.commands import (
     CommandContext,
     CommandEnvelope,
@@ -82,22 +82,14 @@ async def decrypted_notes(
 ) -> dict[UUID, str | None]:
     """Each interview's notes in clear (None when none, or when her key was erased)."""
     people = {row.person_id for row in rows if row.notes_ciphertext is not None}
-    keys = dict(
-        (
-            await session.execute(
-                sa.select(m.person_keys.c.person_id, m.person_keys.c.wrapped_key).where(
-                    m.person_keys.c.person_id.in_(people)
-                )
-            )
-        ).all()
-    )
+    keys = await wrapped_keys(session, people)
     notes: dict[UUID, str | None] = {}
     for row in rows:
         key = keys.get(row.person_id)
         if row.notes_ciphertext is None or key is None:
             notes[row.interview_id] = None
             continue
-        found = vault.decrypt(bytes(key), row.person_id, bytes(row.notes_ciphertext))
+        found = vault.decrypt(key, row.person_id, bytes(row.notes_ciphertext))
         notes[row.interview_id] = str(found.get("notes", ""))
     return notes
 
@@ -237,9 +229,9 @@ async def record_interview(
     notes = command.notes.strip()
     ciphertext = None
     if notes:
-        vault = vault_of(ctx)
-        key = await person_key(session, vault, envelope.organisationid, row.person_id)
-        ciphertext = vault.encrypt(key, row.person_id, {"notes": notes})
+        ciphertext = await encrypt_for(
+            session, vault_of(ctx), envelope.organisationid, row.person_id, {"notes": notes}
+        )
     await session.execute(
         m.interviews.update()
         .where(m.interviews.c.interview_id == row.interview_id)

@@ -1,11 +1,13 @@
 """Feedback's per-person data keys (`feedback.person_keys`, `shared.crypto`).
 
-A person's free text in feedback (survey answers, interview notes) is encrypted under her
-own data key, stored wrapped under the service's secret; deleting the row erases the text.
+A person's free text in feedback (survey answers, interview notes, a coordinator's reason
+for overriding her outcome) is encrypted under her own data key, stored wrapped under the
+service's secret; deleting the row erases the text.
 """
 
 from __future__ import annotations
 
+from typing import Any
 from uuid import UUID
 
 import sqlalchemy as sa
@@ -34,3 +36,24 @@ async def person_key(
     if key is None:  # erased in the same transaction: never expected
         raise RuntimeError("the person's key disappeared")
     return bytes(key)
+
+
+async def encrypt_for(
+    session: AsyncSession,
+    vault: PersonalDataVault,
+    organisation_id: UUID,
+    person_id: UUID,
+    details: dict[str, Any],
+) -> bytes:
+    """`details` encrypted under her key (created on first need)."""
+    key = await person_key(session, vault, organisation_id, person_id)
+    return vault.encrypt(key, person_id, details)
+
+
+async def wrapped_keys(session: AsyncSession, person_ids: set[UUID]) -> dict[UUID, bytes]:
+    """The wrapped keys of those of `person_ids` who have one (an erased person has none)."""
+    keys = m.person_keys
+    rows = await session.execute(
+        sa.select(keys.c.person_id, keys.c.wrapped_key).where(keys.c.person_id.in_(person_ids))
+    )
+    return {row.person_id: bytes(row.wrapped_key) for row in rows.all()}

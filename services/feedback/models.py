@@ -77,7 +77,11 @@ outcomes = sa.Table(
     sa.Column("derived_outcome", sa.Text, comment="from her end / follow-up survey"),
     sa.Column("derived_from_response_id", UUID(as_uuid=True)),
     sa.Column("override_outcome", sa.Text, comment="a coordinator's, with its reason"),
-    sa.Column("override_reason", sa.Text),
+    sa.Column(
+        "override_reason_ciphertext",
+        sa.LargeBinary,
+        comment="the override's reason, under the person's key (migration 0006)",
+    ),
     sa.Column("overridden_by", UUID(as_uuid=True)),
     sa.Column("outcome", sa.Text, comment="effective: the override, else the derived one"),
     sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),

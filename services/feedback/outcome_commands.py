@@ -2,7 +2,8 @@
 coordinators, and read with the interviews (`GetOutcomes`).
 
 `feedback.outcomes` keeps, per (mentee, cycle), the outcome derived from her surveys (and
-the response that decided it), a coordinator's override with its reason, and the effective
+the response that decided it), a coordinator's override with its reason (free text,
+encrypted under her key: `services.feedback.keys`, erased with it), and the effective
 `outcome` (the override, else the derived one). `OutcomeRecorded` is staged in the same
 transaction each time the effective outcome changes, never otherwise, with `source`
 `coordinator` when an override decides it and `survey` when her answers do. A later survey
@@ -21,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.feedback import interviews
 from services.feedback import models as m
+from services.feedback.keys import encrypt_for, wrapped_keys
 from services.feedback.outcomes import Answers, check_reason, derive_outcome, effective_outcome
 from shared.bus import Subscription
 from shared.clock import FrozenClock
@@ -36,6 +38,7 @@ from shared.commands import (
     ScheduleInterview,
     emit,
 )
+from shared.crypto import PersonalDataVault
 from shared.envelope import Envelope
 from shared.events import Outcome, OutcomeRecorded, SurveyCompleted, SurveyKind
 from shared.outbox import Outbox
@@ -224,7 +227,13 @@ async def override_outcome(
     )
     changes = {
         "override_outcome": command.outcome.value,
-        "override_reason": command.reason.strip(),
+        "override_reason_ciphertext": await encrypt_for(
+            session,
+            interviews.vault_of(ctx),
+            envelope.organisationid,
+            command.person_id,
+            {"reason": command.reason.strip()},
+        ),
         "overridden_by": command.coordinator_id,
     }
     recorded = await _save(session, row, now, **changes)
@@ -246,7 +255,7 @@ async def clear_outcome_override(
     row = await _locked_row(
         session, envelope.organisationid, command.person_id, command.cycle_id, now
     )
-    changes = {"override_outcome": None, "override_reason": None, "overridden_by": None}
+    changes = {"override_outcome": None, "override_reason_ciphertext": None, "overridden_by": None}
     recorded = await _save(session, row, now, **changes)
     if recorded is not None:
         await emit(session, ctx, recorded, envelope)
@@ -289,9 +298,9 @@ async def get_outcomes(
             .order_by(i.c.scheduled_on)
         )
     ).all()
-    notes = await interviews.decrypted_notes(
-        session, interviews.vault_of(ctx), list(interview_rows)
-    )
+    vault = interviews.vault_of(ctx)
+    notes = await interviews.decrypted_notes(session, vault, list(interview_rows))
+    reasons = await _override_reasons(session, vault, list(outcomes.values()))
     deciding = [row.derived_from_response_id for row in outcomes.values()]
     kinds = dict(
         (
@@ -316,9 +325,23 @@ async def get_outcomes(
                 by_person.get(person_id, []),
                 notes,
                 kinds,
+                reasons.get(person_id),
             )
             for person_id in people
         ],
+    }
+
+
+async def _override_reasons(
+    session: AsyncSession, vault: PersonalDataVault, rows: list[Any]
+) -> dict[UUID, str]:
+    """Each override's reason in clear, by person (none once her key was erased)."""
+    sealed = {r.person_id: r.override_reason_ciphertext for r in rows}
+    keys = await wrapped_keys(session, {p for p, blob in sealed.items() if blob is not None})
+    return {
+        person_id: str(vault.decrypt(keys[person_id], person_id, bytes(blob))["reason"])
+        for person_id, blob in sealed.items()
+        if blob is not None and person_id in keys
     }
 
 
@@ -329,6 +352,7 @@ def _mentee(
     her_interviews: list[Any],
     notes: dict[UUID, str | None],
     kinds: dict[UUID, str],
+    override_reason: str | None,
 ) -> dict[str, Any]:
     def text(value: Any) -> str | None:
         return str(value) if value is not None else None
@@ -341,7 +365,7 @@ def _mentee(
         "derived_from_response_id": text(outcome.derived_from_response_id) if outcome else None,
         "derived_from_kind": kinds.get(outcome.derived_from_response_id) if outcome else None,
         "override_outcome": outcome.override_outcome if outcome else None,
-        "override_reason": outcome.override_reason if outcome else None,
+        "override_reason": override_reason,
         "overridden_by": text(outcome.overridden_by) if outcome else None,
         "recorded_at": outcome.recorded_at.isoformat() if outcome and outcome.outcome else None,
         "interviews": [

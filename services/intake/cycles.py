@@ -249,6 +249,7 @@ async def roll_over_waitlisted(
                 updated_at=now,
                 screening_reasons=[],
                 screening_notes=[*old.screening_notes, "rolled_over"],
+                sealed_notes=old.sealed_notes,  # the same person, so the same key
                 rolled_over_from=old.id,
             )
         )

@@ -85,6 +85,60 @@ class Screening:
     notes: tuple[str, ...] = ()
 
 
+NOT_IN_TARGET_GROUP = "not_in_target_group"
+"""The neutral stand-in for sealed reasons when no open reason says why she is ineligible."""
+OPEN_CODES = frozenset(
+    {
+        "degree_below_bachelor",
+        "finnish_missing",
+        "finnish_below_a2",
+        "employer_not_given",
+        "coordinator_override",
+        "rolled_over",
+        NOT_IN_TARGET_GROUP,
+    }
+)
+"""Screening codes that say nothing of her age, gender or background."""
+SEALED_CODES = frozenset(
+    {
+        "age_outside_working_age",
+        "age_not_given",
+        "not_in_target_group_gender",
+        "not_in_target_group_background",
+        "background_not_asked",
+    }
+)
+"""Codes derived from her age, gender or immigrant background (the last special-category
+data under GDPR art. 9): stored only encrypted under her key, never in an event. Any code
+not in `OPEN_CODES` is treated as sealed, so a new rule is sealed until declared open."""
+
+
+def is_sealed(code: str) -> bool:
+    return code not in OPEN_CODES
+
+
+def split_sealed(codes: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """`(open, sealed)`, each in the order given."""
+    return (
+        tuple(c for c in codes if not is_sealed(c)),
+        tuple(c for c in codes if is_sealed(c)),
+    )
+
+
+def public_reasons(reasons: tuple[str, ...]) -> tuple[str, ...]:
+    """The reasons that may be stored in clear and broadcast: the open ones, or only
+    `NOT_IN_TARGET_GROUP` when sealed ones alone made her ineligible (an ineligible
+    application always has a reason; which target-group rule it was stays sealed)."""
+    open_codes, sealed = split_sealed(reasons)
+    return open_codes if open_codes or not sealed else (NOT_IN_TARGET_GROUP,)
+
+
+def unseal(public: tuple[str, ...], sealed: tuple[str, ...]) -> tuple[str, ...]:
+    """Her codes for the coordinator again: the public ones without the stand-in, then the
+    sealed ones (decrypted by the caller)."""
+    return tuple(c for c in public if c != NOT_IN_TARGET_GROUP) + sealed
+
+
 def language_level(languages: tuple[LanguageSkill, ...], code: str) -> Cefr | None:
     levels = [skill.level for skill in languages if skill.language == code]
     return max(levels, key=CEFR_ORDER.index) if levels else None

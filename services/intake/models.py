@@ -73,8 +73,26 @@ applications = sa.Table(
     sa.Column("status", sa.Text, nullable=False),
     sa.Column("profile", JSONB, nullable=False, comment="codes only: the matching profile"),
     sa.Column("submitted_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("screening_reasons", JSONB, nullable=False, server_default="[]"),
+    sa.Column(
+        "screening_reasons",
+        JSONB,
+        nullable=False,
+        server_default="[]",
+        comment="public codes only (domain.public_reasons)",
+    ),
     sa.Column("screening_notes", JSONB, nullable=False, server_default="[]"),
+    sa.Column(
+        "sealed_reasons",
+        sa.LargeBinary,
+        nullable=True,
+        comment="her sealed screening reasons, encrypted with her key (migration 0010)",
+    ),
+    sa.Column(
+        "sealed_notes",
+        sa.LargeBinary,
+        nullable=True,
+        comment="her sealed screening notes, encrypted with her key (migration 0010)",
+    ),
     sa.Column("rolled_over_from", UUID(as_uuid=True), nullable=True),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=True),
 )
@@ -100,6 +118,12 @@ application_transitions = sa.Table(
     sa.Column("to_status", sa.Text, nullable=False),
     sa.Column("actor", sa.Text, nullable=False, comment="coordinator id, 'applicant' or 'system'"),
     sa.Column("reason_codes", JSONB, nullable=False, server_default="[]"),
+    sa.Column(
+        "sealed_reason_codes",
+        sa.LargeBinary,
+        nullable=True,
+        comment="sealed codes of the step, encrypted with the person's key (migration 0010)",
+    ),
     sa.Column("at", sa.DateTime(timezone=True), nullable=False),
 )
 

@@ -17,7 +17,13 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.intake import models as m
-from services.intake.domain import CEFR_ORDER, Status, check_transition, language_level
+from services.intake.domain import (
+    CEFR_ORDER,
+    Status,
+    check_transition,
+    language_level,
+    unseal,
+)
 from shared.clock import Clock
 from shared.crypto import PersonalDataVault
 from shared.envelope import Envelope
@@ -81,7 +87,18 @@ class Detail:
     notes: list[dict[str, Any]] = field(default_factory=list)
 
 
-def _row(record: Any, details: dict[str, Any]) -> QueueRow:
+def _unsealed(
+    vault: PersonalDataVault, record: Any, public: list[str], sealed: bytes | None
+) -> tuple[str, ...]:
+    """Her screening codes in full: the public ones and, while her key exists, the sealed
+    ones (`domain.SEALED_CODES`); once she is erased, only the public ones."""
+    if sealed is None or record.wrapped_key is None:
+        return tuple(public)
+    codes = vault.decrypt(record.wrapped_key, record.person_id, sealed)["codes"]
+    return unseal(tuple(public), tuple(codes))
+
+
+def _row(vault: PersonalDataVault, record: Any, details: dict[str, Any]) -> QueueRow:
     profile = MatchingProfile.model_validate(record.profile)
     return QueueRow(
         application_id=record.id,
@@ -94,8 +111,8 @@ def _row(record: Any, details: dict[str, Any]) -> QueueRow:
         finnish=language_level(profile.languages, "fi"),
         region=profile.region,
         submitted_at=record.submitted_at,
-        screening_reasons=tuple(record.screening_reasons),
-        screening_notes=tuple(record.screening_notes),
+        screening_reasons=_unsealed(vault, record, record.screening_reasons, record.sealed_reasons),
+        screening_notes=_unsealed(vault, record, record.screening_notes, record.sealed_notes),
     )
 
 
@@ -133,7 +150,7 @@ async def queue(
         query = query.where(a.c.profile["isco_code"].astext.startswith(filters.field))
     if filters.region:
         query = query.where(a.c.profile["region"].astext == filters.region)
-    rows = [_row(r, _decrypt(vault, r)) for r in (await session.execute(query)).all()]
+    rows = [_row(vault, r, _decrypt(vault, r)) for r in (await session.execute(query)).all()]
     if filters.finnish_at_least:
         floor = CEFR_ORDER.index(filters.finnish_at_least)
         rows = [r for r in rows if r.finnish and CEFR_ORDER.index(r.finnish) >= floor]
@@ -170,13 +187,20 @@ async def detail(
         )
     ).mappings()
     t = m.application_transitions
-    history = (
-        await session.execute(
-            sa.select(t.c.from_status, t.c.to_status, t.c.actor, t.c.reason_codes, t.c.at)
-            .where(t.c.application_id == application_id)
-            .order_by(t.c.id)
-        )
-    ).mappings()
+    history = [
+        {
+            "from_status": step.from_status,
+            "to_status": step.to_status,
+            "actor": step.actor,
+            "reason_codes": _unsealed(vault, record, step.reason_codes, step.sealed_reason_codes),
+            "at": step.at,
+        }
+        for step in (
+            await session.execute(
+                sa.select(t).where(t.c.application_id == application_id).order_by(t.c.id)
+            )
+        ).all()
+    ]
     n = m.application_notes
     notes = []
     for note in (
@@ -193,13 +217,13 @@ async def detail(
         )
         notes.append({"author_id": note.author_id, "text": body, "at": note.created_at})
     return Detail(
-        row=_row(record, details),
+        row=_row(vault, record, details),
         cycle_id=record.cycle_id,
         cycle_name=cycle_name or "",
         details=details,
         profile=MatchingProfile.model_validate(record.profile),
         consents=[dict(c) for c in consents],
-        history=[dict(h) for h in history],
+        history=history,
         notes=notes,
     )
 

@@ -180,7 +180,12 @@ def demo_applications(
 
 async def seed(settings: Settings, clock: Clock) -> bool:
     """Create the demo organisation unless it exists; True when something was created."""
-    await migrate(DEFINITION.migrations_dir, settings.database_url, DEFINITION.name)
+    await migrate(
+        DEFINITION.migrations_dir,
+        settings.database_url,
+        DEFINITION.name,
+        secret_key=settings.secret_key,
+    )
     engine = make_engine(settings, pool_size=1)
     sessions = make_sessionmaker(engine)
     outbox = Outbox(service="intake", table=m.outbox)

@@ -15,7 +15,13 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.intake import models as m
-from services.intake.domain import ScreeningInput, Status, screen
+from services.intake.domain import (
+    ScreeningInput,
+    Status,
+    public_reasons,
+    screen,
+    split_sealed,
+)
 from services.intake.mail import enqueue_mail
 from services.intake.schemas import CONSENT_VERSION, ApplicationCreate, ApplicationPublic
 from shared.clock import Clock
@@ -39,6 +45,14 @@ def keyed_digest(secret_key: str, purpose: str, value: str) -> bytes:
         secret_key.encode(), b"womento-digest\x00" + purpose.encode(), hashlib.sha256
     ).digest()
     return hmac.new(purpose_key, value.strip().casefold().encode(), hashlib.sha256).digest()
+
+
+def seal_codes(
+    vault: PersonalDataVault, wrapped_key: bytes, person_id: UUID, codes: tuple[str, ...]
+) -> bytes:
+    """The sealed ones of `codes` (`domain.SEALED_CODES`), encrypted under her key. Written
+    even when there are none, so that a ciphertext's presence tells nothing."""
+    return vault.encrypt(wrapped_key, person_id, {"codes": list(split_sealed(codes)[1])})
 
 
 async def submit_application(
@@ -131,6 +145,8 @@ async def submit_application(
         current_year=now.year,
     )
     status = Status.ELIGIBLE if screening.eligible else Status.INELIGIBLE
+    reasons = public_reasons(screening.reasons)
+    sealed_reasons = seal_codes(vault, wrapped_key, person_id, screening.reasons)
     await session.execute(
         m.applications.insert().values(
             id=application_id,
@@ -142,13 +158,15 @@ async def submit_application(
             profile=profile.model_dump(mode="json"),
             submitted_at=now,
             updated_at=now,
-            screening_reasons=list(screening.reasons),
-            screening_notes=list(screening.notes),
+            screening_reasons=list(reasons),
+            screening_notes=list(split_sealed(screening.notes)[0]),
+            sealed_reasons=sealed_reasons,
+            sealed_notes=seal_codes(vault, wrapped_key, person_id, screening.notes),
         )
     )
     await record_transition(session, application_id, None, Status.SUBMITTED, "applicant", (), now)
     await record_transition(
-        session, application_id, Status.SUBMITTED, status, "system", screening.reasons, now
+        session, application_id, Status.SUBMITTED, status, "system", reasons, now, sealed_reasons
     )
     organisation_id = cycle.organisation_id
     received = Envelope.wrap(
@@ -168,7 +186,7 @@ async def submit_application(
         application_id=application_id,
         person_id=person_id,
         eligible=screening.eligible,
-        reason_codes=screening.reasons,
+        reason_codes=reasons,
     )
     await outbox.add(
         session,
@@ -224,7 +242,10 @@ async def record_transition(
     actor: str,
     reasons: tuple[str, ...],
     at: datetime,
+    sealed_reasons: bytes | None = None,
 ) -> None:
+    """One step of the application's history; `reasons` are public codes only, the sealed
+    ones come encrypted under her key (`domain.SEALED_CODES`)."""
     await session.execute(
         m.application_transitions.insert().values(
             application_id=application_id,
@@ -232,6 +253,7 @@ async def record_transition(
             to_status=to_status.value,
             actor=actor,
             reason_codes=list(reasons),
+            sealed_reason_codes=sealed_reasons,
             at=at,
         )
     )

@@ -1,14 +1,21 @@
 import pytest
 
 from services.intake.domain import (
+    NOT_IN_TARGET_GROUP,
+    OPEN_CODES,
+    SEALED_CODES,
     TRANSITIONS,
     ScreeningInput,
     Status,
     TransitionError,
     check_transition,
+    is_sealed,
+    public_reasons,
     screen,
+    split_sealed,
+    unseal,
 )
-from shared.events import Cefr, LanguageSkill, Role
+from shared.events import ApplicationScreened, Cefr, LanguageSkill, Role
 
 
 def mentee(**changes: object) -> ScreeningInput:
@@ -80,6 +87,65 @@ def test_mentors_are_not_held_to_mentee_rules() -> None:
     result = screen(mentor, current_year=2027)
     assert result.eligible and result.notes == ("employer_not_given",)
     assert screen(mentee(role=Role.MENTOR, employer_given=True), current_year=2027).notes == ()
+
+
+EVERY_SCREENING = [
+    mentee(),
+    mentee(education_level=4, languages=(), birth_year=2015),
+    mentee(languages=(LanguageSkill(language="fi", level=Cefr.A1),), birth_year=None),
+    mentee(identifies_as_woman=False, immigrant_background=False),
+    mentee(immigrant_background=None),
+    mentee(role=Role.MENTOR, birth_year=1940),
+]
+"""Between them, every code `screen` can give."""
+
+
+def test_codes_from_age_gender_or_background_are_sealed_the_others_open() -> None:
+    given = {
+        code
+        for application in EVERY_SCREENING
+        for code in (lambda s: s.reasons + s.notes)(screen(application, current_year=2027))
+    }
+    assert {c for c in given if is_sealed(c)} == SEALED_CODES
+    assert {c for c in given if not is_sealed(c)} == OPEN_CODES - {
+        NOT_IN_TARGET_GROUP,
+        "coordinator_override",
+        "rolled_over",
+    }
+    assert not OPEN_CODES & SEALED_CODES
+    assert is_sealed("a_rule_added_later")  # sealed until declared open
+
+
+def test_the_public_reasons_never_name_a_sealed_one() -> None:
+    for application in EVERY_SCREENING:
+        result = screen(application, current_year=2027)
+        public = public_reasons(result.reasons)
+        assert not any(is_sealed(code) for code in public)
+        assert bool(public) == (not result.eligible)  # ineligible always says something
+        sealed = split_sealed(result.reasons)[1]
+        assert set(unseal(public, sealed)) == set(result.reasons)
+
+
+def test_only_sealed_reasons_become_the_neutral_code_open_ones_stay_alone() -> None:
+    background = screen(mentee(immigrant_background=False), current_year=2027)
+    assert public_reasons(background.reasons) == (NOT_IN_TARGET_GROUP,)
+    age = screen(mentee(birth_year=1950), current_year=2027)
+    assert age.reasons == ("age_outside_working_age",)
+    assert public_reasons(age.reasons) == (NOT_IN_TARGET_GROUP,)
+    both = screen(mentee(education_level=4, identifies_as_woman=False), current_year=2027)
+    assert public_reasons(both.reasons) == ("degree_below_bachelor",)
+    assert unseal(public_reasons(both.reasons), ("not_in_target_group_gender",)) == both.reasons
+    assert split_sealed(("age_not_given", "employer_not_given")) == (
+        ("employer_not_given",),
+        ("age_not_given",),
+    )
+
+
+def test_the_event_contract_names_exactly_the_public_reasons() -> None:
+    described = ApplicationScreened.model_fields["reason_codes"].description or ""
+    for code in OPEN_CODES - {"employer_not_given", "rolled_over"}:
+        assert code in described
+    assert not any(code in described for code in SEALED_CODES)
 
 
 def test_coordinator_moves_follow_the_life_cycle() -> None:
