@@ -168,7 +168,24 @@ async def export_extra(
     meetings = (
         await session.execute(sa.select(models.meetings).where(models.meetings.c.pair_id.in_(hers)))
     ).mappings()
+    outcomes = models.outcomes
+    reasons = [
+        {
+            "cycle_id": str(row.cycle_id),
+            "reason": vault.decrypt(bytes(key), person_id, bytes(row.override_reason_ciphertext)),
+        }
+        for row in (
+            await session.execute(
+                sa.select(outcomes.c.cycle_id, outcomes.c.override_reason_ciphertext).where(
+                    outcomes.c.person_id == person_id,
+                    outcomes.c.override_reason_ciphertext.is_not(None),
+                )
+            )
+        ).all()
+        if key is not None
+    ]
     return {
+        "outcome_override_reasons": reasons,
         "free_text_answers": answers,
         "interview_notes": [
             {"interview_id": str(i), "notes": text} for i, text in notes.items() if text

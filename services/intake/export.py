@@ -38,9 +38,17 @@ async def _rows(session: AsyncSession, query: Any) -> list[dict[str, Any]]:
     ]
 
 
-def _plain(table: sa.Table) -> list[Any]:
-    """The columns of `table` that are not ciphertext."""
-    return [c for c in table.columns if not isinstance(c.type, sa.LargeBinary)]
+async def _opened(
+    session: AsyncSession, query: Any, open_text: Callable[[bytes], Any]
+) -> list[dict[str, Any]]:
+    """The rows as JSON, each ciphertext column (under her key) decrypted."""
+    return [
+        {
+            k: open_text(bytes(v)) if isinstance(v, bytes | memoryview) else jsonable(v)
+            for k, v in row.items()
+        }
+        for row in (await session.execute(query)).mappings().all()
+    ]
 
 
 async def intake_part(
@@ -60,6 +68,10 @@ async def intake_part(
     if person is None:
         raise UnknownPerson(str(person_id))
     key = bytes(person.wrapped_key)
+
+    def open_text(blob: bytes) -> Any:
+        return vault.decrypt(key, person_id, blob)
+
     apps = m.applications
     application_ids = [
         row.id
@@ -79,21 +91,22 @@ async def intake_part(
             "created_at": jsonable(person.created_at),
             "details": vault.decrypt(key, person_id, bytes(person.details)),
         },
-        "applications": await _rows(
-            session, sa.select(*_plain(apps)).where(apps.c.person_id == person_id)
+        "applications": await _opened(
+            session, sa.select(apps).where(apps.c.person_id == person_id), open_text
         ),
         "consents": await _rows(
             session, sa.select(m.consents).where(m.consents.c.person_id == person_id)
         ),
-        "application_history": await _rows(
+        "application_history": await _opened(
             session,
             sa.select(transitions).where(transitions.c.application_id.in_(application_ids)),
+            open_text,
         ),
         "coordinator_notes": [
             {
                 "application_id": str(note.application_id),
                 "created_at": jsonable(note.created_at),
-                "text": vault.decrypt(key, person_id, bytes(note.body)).get("text"),
+                "text": open_text(bytes(note.body)).get("text"),
             }
             for note in note_rows
         ],
