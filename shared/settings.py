@@ -55,6 +55,8 @@ class Settings(BaseSettings):
     outbox_batch_size: int = Field(default=100, ge=1)
     outbox_poll_seconds: float = Field(default=2.0, gt=0)
     command_timeout_seconds: float = Field(default=5.0, gt=0)
+    retention_sweep_seconds: float = Field(default=60.0, gt=0)
+    """How often intake's retention sweep looks for people due for erasure."""
 
     public_base_url: str = "http://127.0.0.1:8000"
     """Where people reach intake; used in e-mailed links."""

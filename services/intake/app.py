@@ -4,7 +4,16 @@ from pathlib import Path
 
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from services.intake import api, erasure, event_changes, mail, models, reminders, surveys
+from services.intake import (
+    api,
+    erasure,
+    event_changes,
+    mail,
+    models,
+    reminders,
+    retention,
+    surveys,
+)
 from services.intake.auth.routes import router as auth_router
 from services.intake.imports import router as imports_router
 from services.intake.partners import feed as partner_feed
@@ -60,6 +69,12 @@ DEFINITION = ServiceDefinition(
         privacy.router,
     ],
     exception_handlers={StarletteHTTPException: html_error_page},
-    workers=[mail.mail_worker, partner_gateway, webhook_worker, erasure.scrub_worker],
+    workers=[
+        mail.mail_worker,
+        partner_gateway,
+        webhook_worker,
+        erasure.scrub_worker,
+        retention.retention_worker,
+    ],
     static_dir=Path(__file__).parent / "web" / "static",
 )

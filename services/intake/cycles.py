@@ -60,6 +60,12 @@ class ProgrammeSettings(BaseModel):
     group_meetings: int = Field(default=4, ge=0, le=12)
     pair_meeting_cadence_days: int = Field(default=31, ge=7, le=92)
     application_months: tuple[int, ...] = Field(default=(1, 8), min_length=1, max_length=12)
+    retention_months: int = Field(
+        default=12,
+        ge=1,
+        le=120,
+        description="months personal data is kept after her latest cycle ends (retention.py)",
+    )
     matching_weights: dict[MatchingComponent, float] = Field(
         default_factory=lambda: dict(DEFAULT_WEIGHTS),
         description="how much each compatibility component counts (0-10)",

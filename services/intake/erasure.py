@@ -56,6 +56,8 @@ class Reason(StrEnum):
     NO_LONGER_NEEDED = "no_longer_needed"
     SELF_SERVICE = "self_service"
     """She erased herself in her portal."""
+    RETENTION = "retention"
+    """Her programme's retention period after her latest cycle ended (`retention`)."""
 
 
 COORDINATOR_REASONS = (Reason.PERSON_REQUEST, Reason.CONSENT_WITHDRAWN, Reason.NO_LONGER_NEEDED)

@@ -98,6 +98,7 @@ async def create_programme(request: Request, coordinator: Editor, session: Sessi
             group_meetings=int(str(form.get("group_meetings") or 4)),
             pair_meeting_cadence_days=int(str(form.get("pair_meeting_cadence_days") or 31)),
             application_months=tuple(int(str(v)) for v in form.getlist("application_months")),
+            retention_months=int(str(form.get("retention_months") or 12)),
             matching_weights={
                 component: float(str(form.get(f"weight_{component}") or default))
                 for component, default in cycles.DEFAULT_WEIGHTS.items()

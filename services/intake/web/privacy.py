@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.intake import erasure, export
+from services.intake import cycles, erasure, export, retention, review
 from services.intake import models as m
 from services.intake.auth import EDITOR_ROLES, Coordinator, CurrentCoordinator, require_role
 from services.intake.portal import ErasedLink, read_portal_link
@@ -97,6 +97,70 @@ def _names(request: Request) -> dict[str, object]:
         return ", ".join(_(f"erasure.service.{service}") for service in progress.pending)
 
     return {"services": erasure.SERVICES, "pending_names": pending_names}
+
+
+# --- retention -------------------------------------------------------------------------
+
+
+@router.get("/coordinator/retention", response_class=HTMLResponse)
+async def retention_page(
+    request: Request,
+    coordinator: CurrentCoordinator,
+    session: SessionDep,
+    rt: RuntimeDep,
+    error: str | None = None,
+) -> Response:
+    """Each programme's retention, and who will be erased within a month (names shown to
+    the coordinators who know them already)."""
+    today = rt.clock.now().date()
+    programmes = m.programmes
+    rows = (
+        await session.execute(
+            sa.select(programmes.c.id, programmes.c.name, programmes.c.settings)
+            .where(programmes.c.organisation_id == coordinator.organisation_id)
+            .order_by(programmes.c.name)
+        )
+    ).all()
+    due = await retention.due_by(
+        session, retention.preview_until(today), coordinator.organisation_id
+    )
+    names = await review.names_of(
+        session,
+        organisation_id=coordinator.organisation_id,
+        person_ids={d.person_id for d in due},
+        vault=vault_for(rt.settings.secret_key),
+    )
+    context = {
+        "programmes": [
+            (row.id, row.name, cycles.ProgrammeSettings.model_validate(row.settings))
+            for row in rows
+        ],
+        "due": [(names.get(d.person_id, "—"), d.erase_on) for d in due],
+        "preview_days": retention.PREVIEW_DAYS,
+        "can_edit": coordinator.role in EDITOR_ROLES,
+        "error": error,
+    }
+    return page(request, "erasure/retention.html", context)
+
+
+@router.post("/coordinator/programmes/{programme_id}/retention", response_class=HTMLResponse)
+async def set_retention(
+    request: Request,
+    programme_id: UUID,
+    coordinator: Editor,
+    session: SessionDep,
+    months: Annotated[str, Form()] = "",
+) -> Response:
+    try:
+        async with session.begin():
+            found = await retention.set_retention(
+                session, coordinator.organisation_id, programme_id, months
+            )
+    except retention.BadRetention:
+        return RedirectResponse("/coordinator/retention?error=months", status_code=303)
+    if not found:
+        return not_found(request)
+    return RedirectResponse("/coordinator/retention", status_code=303)
 
 
 # --- export ----------------------------------------------------------------------------
