@@ -152,3 +152,36 @@ def records_of_processing(holdings_by_service: dict[str, Sequence[Holding]]) -> 
                 f" {holding.on_erasure} |"
             )
     return "\n".join(lines) + "\n"
+
+
+def holdings_by_service() -> dict[str, Sequence[Holding]]:
+    """Every service's declaration (imported here, not at module import)."""
+    import importlib
+
+    modules = {
+        "intake": "services.intake.erasure",
+        "matching": "services.matching.handlers",
+        "scheduling": "services.scheduling.handlers",
+        "feedback": "services.feedback.handlers",
+    }
+    return {
+        service: importlib.import_module(module).HOLDINGS for service, module in modules.items()
+    }
+
+
+BEGIN, END = "<!-- records:begin -->", "<!-- records:end -->"
+
+
+def with_records(document: str) -> str:
+    """`document` (docs/privacy.md) with its generated records of processing renewed."""
+    head, rest = document.split(BEGIN, 1)
+    _, tail = rest.split(END, 1)
+    return f"{head}{BEGIN}\n{records_of_processing(holdings_by_service())}{END}{tail}"
+
+
+if __name__ == "__main__":  # python -m shared.personal_data docs/privacy.md
+    import sys
+    from pathlib import Path
+
+    path = Path(sys.argv[1])
+    path.write_text(with_records(path.read_text()))

@@ -37,6 +37,7 @@ from shared.envelope import Envelope
 from shared.erasure import ErasedPeople, Erasure, person_digest
 from shared.events import COMPLETIONS, ErasureCompleted, PersonErased
 from shared.outbox import Outbox
+from shared.personal_data import ERASE_DELETE, Holding, Purpose, apply_erasure
 from shared.service import Runtime, keep_running
 
 log = logging.getLogger(__name__)
@@ -87,6 +88,17 @@ erasure_completions = sa.Table(
     sa.Column("service", sa.Text, primary_key=True),
     sa.Column("completed_at", sa.DateTime(timezone=True), nullable=False),
 )
+
+
+HOLDINGS = (
+    Holding(mail_queue, ("person_id",), Purpose.PROGRAMME, ERASE_DELETE),
+    Holding(m.consents, ("person_id",), Purpose.APPLICATION, ERASE_DELETE),
+    Holding(m.applications, ("person_id",), Purpose.APPLICATION, ERASE_DELETE),
+    Holding(m.people, ("id",), Purpose.APPLICATION, ERASE_DELETE),
+)
+"""What intake holds on a person by her id (shared/personal_data.py), in the order erasure
+deletes it; her applications' notes and history, and the development mailbox's copies of
+her mails, are reached through them and deleted first (`erase_person`)."""
 
 
 class ErasureRefused(Exception):
@@ -150,10 +162,8 @@ async def erase_person(
     await session.execute(mail_queue.delete().where(mail_queue.c.person_id == person_id))
     for table in (m.application_notes, m.application_transitions):
         await session.execute(table.delete().where(table.c.application_id.in_(application_ids)))
-    await session.execute(m.consents.delete().where(m.consents.c.person_id == person_id))
-    await session.execute(apps.delete().where(apps.c.person_id == person_id))
-    await session.execute(m.people.delete().where(people.id == person_id))
     erasure = Erasure(session, person_id, pseudonym=uuid4())
+    await apply_erasure(session, HOLDINGS, person_id, erasure.pseudonym)
     outbox = m.outbox
     for needle in (person_id, *application_ids):  # intake's events about her: none goes out
         await session.execute(
