@@ -21,6 +21,7 @@ from services.intake.partners.gateway import partner_gateway
 from services.intake.partners.webhooks import webhook_worker
 from services.intake.web import (
     apply,
+    consent,
     coordinator,
     cycles,
     matching,
@@ -67,6 +68,7 @@ DEFINITION = ServiceDefinition(
         imports_router,
         partners.router,
         privacy.router,
+        consent.router,
     ],
     exception_handlers={StarletteHTTPException: html_error_page},
     workers=[

@@ -97,6 +97,17 @@ applications = sa.Table(
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=True),
 )
 
+consent_texts = sa.Table(
+    "consent_texts",
+    metadata,
+    sa.Column("purpose", sa.Text, primary_key=True),
+    sa.Column("version", sa.Text, primary_key=True),
+    sa.Column("language", sa.Text, primary_key=True),
+    sa.Column("text", sa.Text, nullable=False, comment="exactly as the form showed it"),
+    sa.Column("published_at", sa.DateTime(timezone=True), nullable=False),
+    comment="consent texts per purpose, version and language; never updated (migration 0013)",
+)
+
 consents = sa.Table(
     "consents",
     metadata,
@@ -107,6 +118,11 @@ consents = sa.Table(
     sa.Column("language", sa.Text, nullable=False, comment="the language the text was shown in"),
     sa.Column("given_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("withdrawn_at", sa.DateTime(timezone=True)),
+    sa.ForeignKeyConstraint(
+        ["purpose", "version", "language"],
+        ["consent_texts.purpose", "consent_texts.version", "consent_texts.language"],
+        name="consents_text_fkey",
+    ),
 )
 
 application_transitions = sa.Table(

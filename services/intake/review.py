@@ -17,6 +17,8 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.intake import models as m
+from services.intake.consent.domain import Given
+from services.intake.consent.store import consents_of
 from services.intake.domain import (
     CEFR_ORDER,
     Status,
@@ -82,7 +84,8 @@ class Detail:
     cycle_name: str
     details: dict[str, Any]
     profile: MatchingProfile
-    consents: list[dict[str, Any]]
+    consents: list[Given]
+    """Given and withdrawn, each with the text she was shown."""
     history: list[dict[str, Any]]
     notes: list[dict[str, Any]] = field(default_factory=list)
 
@@ -179,13 +182,7 @@ async def detail(
     cycle_name = await session.scalar(
         sa.select(m.cycles.c.name).where(m.cycles.c.id == record.cycle_id)
     )
-    consents = (
-        await session.execute(
-            sa.select(m.consents.c.purpose, m.consents.c.version, m.consents.c.given_at)
-            .where(m.consents.c.person_id == record.person_id, m.consents.c.withdrawn_at.is_(None))
-            .order_by(m.consents.c.given_at)
-        )
-    ).mappings()
+    consents = await consents_of(session, record.person_id)
     t = m.application_transitions
     history = [
         {
@@ -222,7 +219,7 @@ async def detail(
         cycle_name=cycle_name or "",
         details=details,
         profile=MatchingProfile.model_validate(record.profile),
-        consents=[dict(c) for c in consents],
+        consents=consents,
         history=history,
         notes=notes,
     )

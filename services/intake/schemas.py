@@ -59,8 +59,9 @@ CountryCode = Annotated[
     AfterValidator(_known(reference.is_country, "country")),
 ]
 Availability = Literal["weekday_daytime", "weekday_evening", "weekend"]
-CONSENT_VERSION = "2026-11"
-"""Version of the consent texts; a change to their wording gets a new version."""
+CONSENT_VERSION = "2026-12"
+"""Version of the consent texts the form shows (`intake.consent_texts`, migration 0013); a
+change to their wording gets a new version, published by a migration."""
 
 
 class ConsentsIn(Strict):

@@ -168,6 +168,7 @@ async def application_detail(
             "can_edit": coordinator.role in EDITOR_ROLES,
             "isco_label": reference.isco_label(found.profile.isco_code, lang),
             "region_name": dict(reference.regions(lang)).get(found.profile.region or "", ""),
+            "country_name": lambda code: dict(reference.countries(lang)).get(code, code),
             "error": error,
         },
     )

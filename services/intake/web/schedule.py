@@ -33,6 +33,7 @@ from services.intake.portal import (
     read_portal_link,
 )
 from services.intake.web.commands import act, ask, back_to
+from services.intake.web.consent import portal_section as consent_section
 from services.intake.web.csrf import verify_csrf
 from services.intake.web.i18n import negotiate, text, translator
 from services.intake.web.links import Visit, link_refused, open_link, revoke_links, unavailable
@@ -88,6 +89,7 @@ async def _participant(
 async def _render_portal(
     request: Request,
     rt: Runtime,
+    session: Any,
     visit: Visit[PortalLink],
     *,
     values: dict[str, Any] | None = None,
@@ -128,6 +130,7 @@ async def _render_portal(
             "rsvp_error": rsvp_error,
             "local": lambda iso: datetime.fromisoformat(iso).astimezone(HELSINKI),
             "started": lambda iso: datetime.fromisoformat(iso) <= rt.clock.now(),
+            **await consent_section(request, session, link.person_id),
         },
         status=status,
     )
@@ -140,7 +143,7 @@ async def portal_page(
     visit = await _participant(request, rt, session, token)
     if isinstance(visit, Response):
         return visit
-    return await _render_portal(request, rt, visit)
+    return await _render_portal(request, rt, session, visit)
 
 
 def submission_command_id(submission: str, pair_id: UUID, command: RecordMeeting) -> UUID:
@@ -202,7 +205,9 @@ async def portal_log_meeting(
     command, errors, values = _parse_meeting(form, link.pair_id, "participant")
     if command is None:
         codes = {k: text(f"portal.error.{v}", lang) for k, v in errors.items()}
-        return await _render_portal(request, rt, visit, values=values, errors=codes, status=422)
+        return await _render_portal(
+            request, rt, session, visit, values=values, errors=codes, status=422
+        )
     submission = str(form.get("submission") or "") or uuid.uuid4().hex
     try:
         await ask(
@@ -216,7 +221,9 @@ async def portal_log_meeting(
         return unavailable(request, visit.home, lang)
     except CommandRejected as refused:
         errors = {_error_field(refused.field): text(f"portal.error.{refused.code}", lang)}
-        return await _render_portal(request, rt, visit, values=values, errors=errors, status=422)
+        return await _render_portal(
+            request, rt, session, visit, values=values, errors=errors, status=422
+        )
     return RedirectResponse(f"/portal/{token}?logged=1", 303)
 
 
@@ -946,7 +953,7 @@ async def portal_rsvp(
         event_id = None
     if event_id is None or answer not in ("yes", "no"):
         rsvp_error = text("portal.error.invalid", lang)
-        return await _render_portal(request, rt, visit, rsvp_error=rsvp_error, status=422)
+        return await _render_portal(request, rt, session, visit, rsvp_error=rsvp_error, status=422)
     try:
         await ask(
             rt,
@@ -960,6 +967,6 @@ async def portal_rsvp(
         # A cancelled event (answered from a page opened before) is not there any more.
         code = "unknown_event" if refused.code == "cancelled" else refused.code
         rsvp_error = text(f"portal.error.{code}", lang)
-        return await _render_portal(request, rt, visit, rsvp_error=rsvp_error, status=422)
+        return await _render_portal(request, rt, session, visit, rsvp_error=rsvp_error, status=422)
     query = f"?lang={lang}&answered=1" if request.query_params.get("lang") else "?answered=1"
     return RedirectResponse(f"/portal/{token}{query}", 303)
