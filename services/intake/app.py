@@ -11,6 +11,7 @@ from services.intake.partners import feed as partner_feed
 from services.intake.partners.gateway import partner_gateway
 from services.intake.partners.webhooks import webhook_worker
 from services.intake.web import (
+    access,
     apply,
     coordinator,
     cycles,
@@ -58,6 +59,7 @@ DEFINITION = ServiceDefinition(
         imports_router,
         partners.router,
         privacy.router,
+        access.router,
     ],
     exception_handlers={StarletteHTTPException: html_error_page},
     workers=[mail.mail_worker, partner_gateway, webhook_worker, erasure.scrub_worker],
