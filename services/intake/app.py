@@ -20,6 +20,7 @@ from services.intake.partners import feed as partner_feed
 from services.intake.partners.gateway import partner_gateway
 from services.intake.partners.webhooks import webhook_worker
 from services.intake.web import (
+    access,
     apply,
     consent,
     coordinator,
@@ -69,6 +70,7 @@ DEFINITION = ServiceDefinition(
         partners.router,
         privacy.router,
         consent.router,
+        access.router,
     ],
     exception_handlers={StarletteHTTPException: html_error_page},
     workers=[

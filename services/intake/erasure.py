@@ -3,6 +3,7 @@
 `erase_person` runs in the caller's transaction (a coordinator's request, her own from the
 portal): everything intake holds on her goes — her details and key, applications, notes,
 consents, transitions, queued mails (so none is sent), the outbox rows that name her — her
+id in the access log gives way to the erasure's id (`access.store.anonymise_subject`), her
 personal links stop opening (410: nobody they are for), and `PersonErased` is staged. Each
 other service erases what it holds and answers with its `ErasureCompleted`
 (`shared.erasure`); `on_erasure_completed` records it. When all four are done, `scrub`
@@ -29,6 +30,7 @@ from sqlalchemy.dialects.postgresql import UUID as PgUUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.intake import models as m
+from services.intake.access import store as access_store
 from services.intake.mail.tables import dev_mailbox, mail_queue
 from shared import natsauth
 from shared.bus import Subscription
@@ -178,6 +180,7 @@ async def erase_person(
     await ErasedPeople(m.erased_people, secret_key).remember(session, person_id, now)
 
     erasure_id = uuid4()
+    await access_store.anonymise_subject(session, person_id, erasure_id)
     await session.execute(
         erasures.insert().values(
             id=erasure_id,

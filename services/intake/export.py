@@ -1,8 +1,9 @@
 """A person's export (Art. 15 and 20; docs/privacy.md, "Export"): everything held about her
 in the four services, as one JSON document (schema: docs/privacy/person-export.schema.json)
 and a readable page in her language. Intake adds its own part (her details and notes
-decrypted); each other service answers `ExportPersonData` (`shared.personal_data`).
-Gathered when asked, never stored and never mailed."""
+decrypted, and who viewed her data: `access.queries.accesses_of_person`); each other
+service answers `ExportPersonData` (`shared.personal_data`). Gathered when asked, never
+stored and never mailed."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.intake import models as m
+from services.intake.access.queries import accesses_of_person
 from services.intake.mail.tables import mail_queue
 from shared.commands import EXPORTS, Command
 from shared.crypto import PersonalDataVault
@@ -121,6 +123,7 @@ async def intake_part(
                 mail_queue.c.sent_at,
             ).where(mail_queue.c.person_id == person_id),
         ),
+        "accesses": await accesses_of_person(session, organisation_id, person_id),
     }
 
 

@@ -15,6 +15,7 @@ DOC = Path(__file__).parents[2] / "docs" / "privacy.md"
 REACHED_OTHERWISE = {
     ("intake", "erased_people"),  # the digest kept on purpose
     ("intake", "erasures"),  # until scrubbed; then without her id
+    ("intake", "access_log"),  # who viewed her: kept, her id replaced by the erasure id
     ("matching", "erased_people"),
     ("scheduling", "erased_people"),
     ("feedback", "erased_people"),

@@ -15,9 +15,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from services.intake import models as m
 from services.intake import reference, review
+from services.intake.access.tables import What, Why
 from services.intake.auth import EDITOR_ROLES, Coordinator, CurrentCoordinator, require_role
 from services.intake.domain import TRANSITIONS, Status, TransitionError
 from services.intake.mail import enqueue_mail
+from services.intake.web.access import record_access
 from services.intake.web.csrf import verify_csrf
 from services.intake.web.i18n import negotiate
 from services.intake.web.render import page
@@ -83,6 +85,9 @@ async def cycle_queue(
         filters=filters,
         vault=vault_for(rt.settings.secret_key),
     )
+    people = {row.person_id for row in rows}
+    await record_access(request, session, coordinator, people, What.QUEUE_VIEWED, Why.SCREENING)
+    await session.commit()
     lang = negotiate(request)
     return page(
         request,
@@ -158,6 +163,11 @@ async def application_detail(
         )
     except review.NotFound:
         return not_found(request)
+    her = [found.row.person_id]
+    await record_access(request, session, coordinator, her, What.APPLICATION_VIEWED, Why.SCREENING)
+    if found.notes:
+        await record_access(request, session, coordinator, her, What.NOTES_VIEWED, Why.SCREENING)
+    await session.commit()
     lang = negotiate(request)
     return page(
         request,

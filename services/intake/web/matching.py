@@ -14,7 +14,9 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from services.intake import cycles, reference, review
+from services.intake.access.tables import What, Why
 from services.intake.auth import EDITOR_ROLES, Coordinator, CurrentCoordinator, require_role
+from services.intake.web.access import record_access
 from services.intake.web.commands import act, ask, back_to
 from services.intake.web.csrf import verify_csrf
 from services.intake.web.i18n import Translate, negotiate, translator
@@ -90,6 +92,10 @@ async def matching_page(
         person_ids=ids,
         vault=vault_for(rt.settings.secret_key),
     )
+    await record_access(
+        request, session, coordinator, names.keys(), What.NAMES_VIEWED, Why.MATCHING
+    )
+    await session.commit()
     _ = translator(lang)
     constraint = {(c["mentee_id"], c["mentor_id"]): c["kind"] for c in state["constraints"]}
     return page(

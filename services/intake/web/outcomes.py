@@ -21,8 +21,10 @@ from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.intake import review
+from services.intake.access.tables import What, Why
 from services.intake.auth import EDITOR_ROLES, Coordinator, CurrentCoordinator, require_role
 from services.intake.auth.models import coordinators
+from services.intake.web.access import record_access
 from services.intake.web.commands import ask, back_to
 from services.intake.web.csrf import verify_csrf
 from services.intake.web.render import page
@@ -98,6 +100,9 @@ async def _render(
         vault=vault_for(rt.settings.secret_key),
     )
     mentees = sorted(state["mentees"], key=lambda row: names.get(UUID(row["person_id"]), ""))
+    shown = {UUID(row["person_id"]) for row in mentees}
+    await record_access(request, session, coordinator, shown, What.INTERVIEW_VIEWED, Why.OUTCOMES)
+    await session.commit()
     authors = {row["overridden_by"] for row in mentees if row["overridden_by"]}
     colleagues = dict(
         (

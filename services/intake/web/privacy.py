@@ -16,8 +16,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.intake import cycles, erasure, export, retention, review
 from services.intake import models as m
+from services.intake.access.tables import What, Why
 from services.intake.auth import EDITOR_ROLES, Coordinator, CurrentCoordinator, require_role
 from services.intake.portal import ErasedLink, read_portal_link
+from services.intake.web.access import record_access
 from services.intake.web.commands import ask
 from services.intake.web.csrf import verify_csrf
 from services.intake.web.i18n import LANGUAGES, negotiate, translator
@@ -233,7 +235,7 @@ async def export_from_application(
         )
         if person_id is None or fmt not in EXPORT_FORMATS:
             return not_found(request)
-        return await _export(
+        response = await _export(
             request,
             rt,
             session,
@@ -242,6 +244,16 @@ async def export_from_application(
             fmt,
             f"/coordinator/applications/{application_id}",
         )
+        if response.status_code == 200:
+            await record_access(
+                request,
+                session,
+                coordinator,
+                [person_id],
+                What.EXPORT_DOWNLOADED,
+                Why.DATA_REQUEST,
+            )
+        return response
 
 
 @router.get("/portal/{token}/export.{fmt}")

@@ -14,8 +14,11 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.intake.auth import CurrentCoordinator
+from services.intake.access.tables import What, Why
+from services.intake.auth import Coordinator, CurrentCoordinator
+from services.intake.web.access import record_access
 from services.intake.web.commands import ask
 from services.intake.web.i18n import catalogue, negotiate, text
 from services.intake.web.render import page
@@ -128,10 +131,17 @@ async def all_reports(
 
 
 async def _download(
-    request: Request, rt: RuntimeDep, organisation_id: UUID, command: ExportReport, back: str
+    request: Request,
+    rt: RuntimeDep,
+    session: AsyncSession,
+    coordinator: Coordinator,
+    command: ExportReport,
+    back: str,
 ) -> Response:
+    """The file from feedback. The research CSV (a row per mentee, pseudonymised) is
+    recorded in the access log; the funder's XLSX and PDF hold only figures."""
     try:
-        reply = await ask(rt, request, organisation_id, command)
+        reply = await ask(rt, request, coordinator.organisation_id, command)
     except ServiceUnavailable:
         return _unavailable(request, back)
     except CommandRejected as refused:
@@ -140,6 +150,18 @@ async def _download(
         return page(
             request, "reports/refused.html", {"code": refused.code, "back": back}, status=422
         )
+    if command.format == "research":
+        scope = request.url.path + (f"?year={command.year}" if command.year else "")
+        await record_access(
+            request,
+            session,
+            coordinator,
+            None,
+            What.RESEARCH_CSV_DOWNLOADED,
+            Why.RESEARCH,
+            path=scope,
+        )
+        await session.commit()
     return Response(
         base64.b64decode(reply["content_base64"]),
         media_type=reply["content_type"],
@@ -169,7 +191,7 @@ async def export_cycle_report(
         title=name[:200],
     )
     back = f"/coordinator/cycles/{cycle_id}/report"
-    return await _download(request, rt, coordinator.organisation_id, command, back)
+    return await _download(request, rt, session, coordinator, command, back)
 
 
 @router.get("/reports/export/{fmt}")
@@ -177,6 +199,7 @@ async def export_all_reports(
     request: Request,
     fmt: str,
     coordinator: CurrentCoordinator,
+    session: SessionDep,
     rt: RuntimeDep,
     year: Annotated[int | None, Query(ge=2000, le=2100)] = None,
 ) -> Response:
@@ -191,6 +214,4 @@ async def export_all_reports(
         language=lang,
         title=str(year) if year else text("reports.years.export_title", lang),
     )
-    return await _download(
-        request, rt, coordinator.organisation_id, command, "/coordinator/reports"
-    )
+    return await _download(request, rt, session, coordinator, command, "/coordinator/reports")

@@ -23,6 +23,7 @@ from pydantic import ValidationError
 
 from services.intake import models as m
 from services.intake import review
+from services.intake.access.tables import What, Why
 from services.intake.auth import EDITOR_ROLES, Coordinator, CurrentCoordinator, require_role
 from services.intake.mail import MailRenderError, enqueue_mail
 from services.intake.portal import (
@@ -32,6 +33,7 @@ from services.intake.portal import (
     make_link,
     read_portal_link,
 )
+from services.intake.web.access import record_access
 from services.intake.web.commands import act, ask, back_to
 from services.intake.web.consent import portal_section as consent_section
 from services.intake.web.csrf import verify_csrf
@@ -360,6 +362,10 @@ async def _schedule_screen(
     name = await cycle_name(session, coordinator.organisation_id, cycle_id)
     if name is None:
         return not_found(request)
+    await record_access(
+        request, session, coordinator, names.keys(), What.NAMES_VIEWED, Why.SCHEDULING
+    )
+    await session.commit()
     current = [p for p in state["pairs"] if p["ended_at"] is None]
     return page(
         request,
