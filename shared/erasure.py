@@ -120,29 +120,13 @@ class ErasedPeople:
 @dataclass(frozen=True)
 class Erasure:
     """One person's erasure in one service's transaction: her id and the pseudonym that
-    replaces it where a row must stay (counted in reports, or another person's too)."""
+    replaces it where a row must stay (counted in reports, or another person's too). The
+    declared rows go through `shared.personal_data.apply_erasure`; these scrub her id out
+    of JSON and of the messaging tables."""
 
     session: AsyncSession
     person_id: UUID
     pseudonym: UUID
-
-    async def delete(self, table: sa.Table, *columns: str) -> int:
-        """Delete the rows whose `column` (any of `columns`) is her id."""
-        condition = sa.or_(*(table.c[column] == self.person_id for column in columns))
-        result = await self.session.execute(table.delete().where(condition))
-        return int(result.rowcount or 0)  # type: ignore[attr-defined]
-
-    async def anonymise(self, table: sa.Table, *columns: str) -> int:
-        """Put the pseudonym where `column` is her id (each of `columns`)."""
-        changed = 0
-        for column in columns:
-            result = await self.session.execute(
-                table.update()
-                .where(table.c[column] == self.person_id)
-                .values({column: self.pseudonym})
-            )
-            changed += int(result.rowcount or 0)  # type: ignore[attr-defined]
-        return changed
 
     async def scrub_json(self, table: sa.Table, column: str) -> int:
         """Put the pseudonym wherever her id appears in a JSON (JSONB) column."""

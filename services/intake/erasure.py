@@ -177,7 +177,9 @@ async def erase_person(
             )
         )
     await erasure.scrub_json(m.inbox, "outcome")
-    await ErasedPeople(m.erased_people, secret_key).remember(session, person_id, now)
+    erased = ErasedPeople(m.erased_people, secret_key)
+    for subject in (person_id, *application_ids):  # "already erased", not "not found"
+        await erased.remember(session, subject, now)
 
     erasure_id = uuid4()
     await access_store.anonymise_subject(session, person_id, erasure_id)
@@ -236,6 +238,12 @@ async def on_erasure_completed(
         .values(erasure_id=event.erasure_id, service=event.producer, completed_at=envelope.time)
         .on_conflict_do_nothing()
     )
+
+
+async def application_erased(session: AsyncSession, secret_key: str, application_id: UUID) -> bool:
+    """Whether `application_id` was an erased person's (intake keeps the keyed digests of
+    her application ids with hers), so that her old page says so instead of "not found"."""
+    return await ErasedPeople(m.erased_people, secret_key).any_erased(session, [application_id])
 
 
 SUBSCRIPTIONS = [Subscription(event, on_erasure_completed) for event in COMPLETIONS.values()]

@@ -12,9 +12,11 @@ from uuid import UUID
 
 import pytest
 
+from tests.conftest import eventually
 from tests.helpers import (
     add_coordinator,
     application_payload,
+    count,
     csrf_from,
     logged_in,
     open_cycle,
@@ -240,5 +242,26 @@ async def test_downloads_are_recorded_and_her_export_lists_who_viewed_her(stack,
         xlsx = await client.get("/coordinator/reports/export/xlsx?year=2027")
         assert xlsx.status_code == 200
         assert len(await log(db)) == 3  # the funder's figures are not personal data
+
+        # The screens that show her among others: outcomes (interview notes), matching.
+        queue = f"/coordinator/cycles/{cycle_id}"
+        token = csrf_from((await client.get(queue)).text)
+        accepted = await client.post(
+            f"{queue}/bulk-accept",
+            data={"csrf_token": token, "application_id": [str(application_id)]},
+        )
+        assert "accepted=1" in accepted.headers["location"]
+
+        async def in_feedback() -> bool:
+            return await count(db, "feedback.participants", "person_id = $1", amina) == 1
+
+        await eventually(in_feedback, timeout=30)
+        assert (await client.get(f"{queue}/outcomes")).status_code == 200
+        [row] = await log(db, "what = 'interview_viewed'")
+        assert (row["person_id"], row["why"]) == (amina, "outcomes")
+        # No proposal yet: the matching screen shows no mentee's name, and records none.
+        matching = await client.get(f"{queue}/matching")
+        assert matching.status_code == 200 and "Amina" not in matching.text
+        assert await log(db, "what = 'names_viewed'") == []
     finally:
         await client.aclose()

@@ -241,11 +241,20 @@ async def test_a_coordinator_erases_a_person_from_every_service_database_and_str
         "SELECT mentee_id FROM scheduling.pairs WHERE pair_id = $1", pair
     )
     assert mentee_now is not None and mentee_now != amina
-    # A second request for her: her application is gone (404), nothing changes.
-    again = await (await logged_in(base, run.email)).get(
-        f"/coordinator/applications/{application_id}"
+    # A second request for her: "already erased" (410), nothing changes; an id never
+    # known is still "not found".
+    client = await logged_in(base, run.email)
+    again = await client.get(f"/coordinator/applications/{application_id}?lang=en")
+    assert again.status_code == 410
+    assert "data has already been erased." in again.text
+    token = csrf_from((await client.get("/coordinator/erasures")).text)
+    twice = await client.post(
+        f"/coordinator/applications/{application_id}/erase",
+        data={"csrf_token": token, "reason": "person_request", "confirm": "yes"},
     )
-    assert again.status_code == 404
+    assert twice.status_code == 410
+    assert (await client.get(f"/coordinator/applications/{uuid4()}")).status_code == 404
+    await client.aclose()
     assert await count(db, "intake.erasures") == 1
 
 

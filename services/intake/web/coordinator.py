@@ -13,8 +13,8 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from services.intake import erasure, reference, review
 from services.intake import models as m
-from services.intake import reference, review
 from services.intake.access.tables import What, Why
 from services.intake.auth import EDITOR_ROLES, Coordinator, CurrentCoordinator, require_role
 from services.intake.domain import TRANSITIONS, Status, TransitionError
@@ -162,6 +162,8 @@ async def application_detail(
             vault=vault_for(rt.settings.secret_key),
         )
     except review.NotFound:
+        if await erasure.application_erased(session, rt.settings.secret_key, application_id):
+            return page(request, "error.html", {"message_key": "erasure.already_erased"}, 410)
         return not_found(request)
     her = [found.row.person_id]
     await record_access(request, session, coordinator, her, What.APPLICATION_VIEWED, Why.SCREENING)

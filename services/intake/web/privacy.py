@@ -55,7 +55,7 @@ async def erase_from_application(
                 )
             )
             if person_id is None:
-                return not_found(request)
+                return await _gone_or_not_found(request, session, rt, application_id)
             if reason not in {r.value for r in erasure.COORDINATOR_REASONS}:
                 return RedirectResponse(f"{back}?error=erase_reason#erase", status_code=303)
             if confirm != "yes":
@@ -72,6 +72,15 @@ async def erase_from_application(
     except erasure.ErasureRefused as refused:  # a second request racing the first
         return page(request, "error.html", {"message_key": f"erasure.{refused.reason}"}, 409)
     return RedirectResponse(f"/coordinator/erasures/{erasure_id}", status_code=303)
+
+
+async def _gone_or_not_found(
+    request: Request, session: AsyncSession, rt: Runtime, application_id: UUID
+) -> Response:
+    """410 "already erased" for an erased person's application, else 404."""
+    if await erasure.application_erased(session, rt.settings.secret_key, application_id):
+        return page(request, "error.html", {"message_key": "erasure.already_erased"}, 410)
+    return not_found(request)
 
 
 @router.get("/coordinator/erasures", response_class=HTMLResponse)
@@ -233,7 +242,9 @@ async def export_from_application(
                 apps.id == application_id, apps.organisation_id == coordinator.organisation_id
             )
         )
-        if person_id is None or fmt not in EXPORT_FORMATS:
+        if person_id is None:
+            return await _gone_or_not_found(request, session, rt, application_id)
+        if fmt not in EXPORT_FORMATS:
             return not_found(request)
         response = await _export(
             request,
