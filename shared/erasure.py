@@ -75,6 +75,12 @@ def person_digest(secret_key: str, person_id: UUID) -> bytes:
     return hmac.new(_digest_key(secret_key), person_id.bytes, hashlib.sha256).digest()
 
 
+def payload_names(outbox: sa.Table, subject: UUID) -> sa.ColumnElement[bool]:
+    """An outbox row's payload (the envelope's bytes) contains `subject`'s id."""
+    needle = sa.literal(str(subject).encode(), sa.LargeBinary)
+    return sa.func.position(needle.op("IN")(outbox.c.payload)) > 0
+
+
 def people_in(event: Event) -> list[UUID]:
     """The people an event names."""
     return [
@@ -150,15 +156,14 @@ class Erasure:
         """Her id out of the outbox and of the inbox's stored command outcomes: published
         rows that name her are deleted (the relay keeps them a while only), unpublished
         ones name the pseudonym instead, so what others need of them still goes out."""
-        needle = str(self.person_id).encode()
-        names_her = sa.func.position(sa.literal(needle, sa.LargeBinary).op("IN")(outbox.c.payload))
+        names_her = payload_names(outbox, self.person_id)
         await self.session.execute(
-            outbox.delete().where(outbox.c.published_at.is_not(None), names_her > 0)
+            outbox.delete().where(outbox.c.published_at.is_not(None), names_her)
         )
         payload_text = sa.func.convert_from(outbox.c.payload, "UTF8")
         await self.session.execute(
             outbox.update()
-            .where(outbox.c.published_at.is_(None), names_her > 0)
+            .where(outbox.c.published_at.is_(None), names_her)
             .values(
                 payload=sa.func.convert_to(
                     sa.func.replace(payload_text, str(self.person_id), str(self.pseudonym)),

@@ -323,3 +323,44 @@ async def logged_in(base_url: str, email: str) -> httpx.AsyncClient:
     )
     assert response.status_code == 303, response.text
     return client
+
+
+def pg_dump(database_url: str) -> str:
+    """The whole database as SQL, by the test server's own pg_dump (bytea shown as hex)."""
+    from shared.db import asyncpg_dsn
+    from shared.launcher import find_postgres_bindir
+
+    binary = str(find_postgres_bindir() / "pg_dump")
+    done = subprocess.run(
+        [binary, "--no-owner", asyncpg_dsn(database_url)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return done.stdout
+
+
+def found_in_dump(dump: str, text: str) -> bool:
+    """`text` in the dump as text (JSONB, text columns) or as bytes (bytea, e.g. the outbox)."""
+    return text in dump or text.encode().hex() in dump
+
+
+async def every_stream_message(nc: NATS) -> list[bytes]:
+    """Headers, subject and data of every message of every stream of the account, as a
+    replay reads them (deleted messages leave gaps: each read asks for the next one)."""
+    from nats.js.errors import NotFoundError
+
+    js = nc.jetstream()
+    messages = []
+    for info in await js.streams_info():
+        seq = info.state.first_seq
+        while info.state.messages and seq <= info.state.last_seq:
+            try:
+                msg = await js.get_msg(info.config.name, seq=seq, subject=">", next=True)
+            except NotFoundError:
+                break
+            headers = "".join(f"{k}:{v}\n" for k, v in (msg.headers or {}).items())
+            messages.append(headers.encode() + (msg.subject or "").encode() + (msg.data or b""))
+            seq = (msg.seq or seq) + 1
+    return messages

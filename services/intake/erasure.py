@@ -36,7 +36,7 @@ from shared import natsauth
 from shared.bus import Subscription
 from shared.clock import FrozenClock
 from shared.envelope import Envelope
-from shared.erasure import ErasedPeople, Erasure, person_digest
+from shared.erasure import ErasedPeople, Erasure, payload_names, person_digest
 from shared.events import COMPLETIONS, ErasureCompleted, PersonErased
 from shared.outbox import Outbox
 from shared.personal_data import ERASE_DELETE, Holding, Purpose, apply_erasure
@@ -167,15 +167,8 @@ async def erase_person(
     erasure = Erasure(session, person_id, pseudonym=uuid4())
     await apply_erasure(session, HOLDINGS, person_id, erasure.pseudonym)
     outbox = m.outbox
-    for needle in (person_id, *application_ids):  # intake's events about her: none goes out
-        await session.execute(
-            outbox.delete().where(
-                sa.func.position(
-                    sa.literal(str(needle).encode(), sa.LargeBinary).op("IN")(outbox.c.payload)
-                )
-                > 0
-            )
-        )
+    for subject in (person_id, *application_ids):  # intake's events about her: none goes out
+        await session.execute(outbox.delete().where(payload_names(outbox, subject)))
     await erasure.scrub_json(m.inbox, "outcome")
     erased = ErasedPeople(m.erased_people, secret_key)
     for subject in (person_id, *application_ids):  # "already erased", not "not found"
@@ -325,7 +318,16 @@ async def scrub_finished(runtime: Runtime) -> int:
             ).one_or_none()
             if row is None:
                 return finished
-            deleted = await scrub_streams(runtime.js(), list(row.subject_ids or []))
+            subjects = list(row.subject_ids or [])
+            deleted = await scrub_streams(runtime.js(), subjects)
+            # Her `PersonErased` itself, published by now: the outbox's copy goes too.
+            outbox = m.outbox
+            for subject in subjects:
+                await session.execute(
+                    outbox.delete().where(
+                        outbox.c.published_at.is_not(None), payload_names(outbox, UUID(subject))
+                    )
+                )
             await session.execute(
                 erasures.update()
                 .where(erasures.c.id == row.id)

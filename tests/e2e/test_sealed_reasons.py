@@ -7,58 +7,28 @@ still reads them on her screens, and reads none of them once the person's key is
 from __future__ import annotations
 
 import asyncio
-import shutil
-import subprocess
 from typing import Any
 
 import pytest
 
 from services.intake.domain import SEALED_CODES
 from shared.crypto import vault_for
-from shared.db import asyncpg_dsn
-from shared.launcher import find_postgres_bindir
 from shared.settings import DEV_SECRET_KEY
 from tests.conftest import eventually
 from tests.e2e.test_review import apply, post
-from tests.helpers import add_coordinator, csrf_from, logged_in, open_cycle
+from tests.helpers import (
+    add_coordinator,
+    csrf_from,
+    every_stream_message,
+    found_in_dump,
+    logged_in,
+    open_cycle,
+    pg_dump,
+)
 
 OVERRIDE_REASON = "Ohitusperuste-7F3A: vakituinen työ Nokialla elokuusta"
 SECRETS = (*sorted(SEALED_CODES), OVERRIDE_REASON)
 """Among them the issue's `not_in_target_group_background` and `age_outside_working_age`."""
-
-
-def pg_dump(database_url: str) -> str:
-    """The whole database as SQL, by the server's own pg_dump (bytea shown as hex)."""
-    try:
-        binary = str(find_postgres_bindir() / "pg_dump")
-    except Exception:
-        binary = shutil.which("pg_dump") or pytest.skip("no pg_dump on this machine")
-    done = subprocess.run(
-        [binary, "--no-owner", asyncpg_dsn(database_url)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    return done.stdout
-
-
-def found_in_dump(dump: str, text: str) -> bool:
-    """`text` in the dump as text (JSONB, text columns) or as bytes (bytea, e.g. the outbox)."""
-    return text in dump or text.encode().hex() in dump
-
-
-async def every_stream_message(nc: Any) -> list[bytes]:
-    """Headers and data of every message in every stream of the account (read as `admin`)."""
-    js = nc.jetstream()
-    messages = []
-    for info in await js.streams_info():
-        state = info.state
-        for seq in range(state.first_seq, state.last_seq + 1) if state.messages else ():
-            msg = await js.get_msg(info.config.name, seq)
-            headers = "".join(f"{k}:{v}\n" for k, v in (msg.headers or {}).items())
-            messages.append(headers.encode() + (msg.subject or "").encode() + msg.data)
-    return messages
 
 
 async def published(db, schema: str) -> bool:
